@@ -1,0 +1,294 @@
+import NIOCore
+import Logging
+
+/// The I/O shell of one libp2p connection: a channel handler that feeds socket
+/// bytes to the ``SecureConnection`` state machine, writes what it produces, and
+/// turns its stream events into awaitable reads for ``P2PStream``. All state is
+/// confined to the channel's event loop.
+final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// A stream's receive side, as seen by the application.
+    struct StreamBuffer {
+        var chunks: [[UInt8]] = []
+        var unread: [UInt8] = []
+        var eof = false
+        var error: P2PError?
+        var reader: EventLoopPromise<[UInt8]?>?
+        var writeWaiters: [EventLoopPromise<Void>] = []
+    }
+
+    /// Above this many unsent bytes on a stream, writers wait for window credit.
+    static let writeHighWater = 256 * 1024
+
+    private var machine: SecureConnection
+    private var context: ChannelHandlerContext?
+    private var streams: [UInt32: StreamBuffer] = [:]
+    private var pings: [UInt32: EventLoopPromise<Void>] = [:]
+    private var nextPingID: UInt32 = 1
+    private var closedError: P2PError?
+    private let ready: EventLoopPromise<P2PConnection>
+    private let onInboundStream: @Sendable (P2PStream, P2PConnection) -> Void
+    private var connection: P2PConnection?
+    private let logger: Logger
+
+    init(machine: SecureConnection, ready: EventLoopPromise<P2PConnection>,
+         logger: Logger, onInboundStream: @escaping @Sendable (P2PStream, P2PConnection) -> Void) {
+        self.machine = machine
+        self.ready = ready
+        self.logger = logger
+        self.onInboundStream = onInboundStream
+    }
+
+    // MARK: channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { start(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    private var started = false
+    private func start(_ context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
+        machine.start()
+        flush()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        do {
+            let events = try machine.receive(bytes)
+            for event in events { handle(event, context) }
+            flush()
+        } catch {
+            logger.debug("closing connection after protocol error", metadata: ["error": "\(error)"])
+            fail(.protocolError("\(error)"))
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(.connectionClosed)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(.io("\(error)"))
+        context.close(promise: nil)
+    }
+
+    private func handle(_ event: SecureConnection.Event, _ context: ChannelHandlerContext) {
+        switch event {
+        case .authenticated(let peer):
+            logger.trace("noise handshake complete", metadata: ["peer": "\(peer)"])
+        case .ready:
+            guard let peer = machine.remotePeer, let key = machine.remoteKey else { return }
+            let conn = P2PConnection(
+                handler: NIOLoopBound(self, eventLoop: context.eventLoop), eventLoop: context.eventLoop,
+                remotePeer: peer, remoteKey: key, remoteAddress: context.channel.remoteAddress,
+                localAddress: context.channel.localAddress, role: machine.role, channel: context.channel)
+            connection = conn
+            ready.succeed(conn)
+        case .stream(let e):
+            handle(e)
+        }
+    }
+
+    private func handle(_ event: YamuxSession.Event) {
+        switch event {
+        case .streamOpened(let id):
+            streams[id] = StreamBuffer()
+            if let connection {
+                onInboundStream(P2PStream(id: id, connection: connection, protocolID: nil), connection)
+            }
+        case .data(let id, let bytes):
+            guard var s = streams[id] else { return }
+            if let reader = s.reader {
+                s.reader = nil
+                streams[id] = s
+                deliver(id, bytes, to: reader)
+            } else {
+                s.chunks.append(bytes)
+                streams[id] = s
+            }
+        case .remoteClosed(let id):
+            guard var s = streams[id] else { return }
+            s.eof = true
+            if s.chunks.isEmpty, let reader = s.reader { s.reader = nil; reader.succeed(nil) }
+            streams[id] = s
+        case .reset(let id):
+            guard var s = streams[id] else { return }
+            s.error = .streamReset
+            s.reader?.fail(P2PError.streamReset); s.reader = nil
+            s.writeWaiters.forEach { $0.fail(P2PError.streamReset) }; s.writeWaiters = []
+            streams[id] = s
+        case .streamFinished:
+            break  // the receive buffer stays until the reader has drained it
+        case .writable(let id):
+            guard var s = streams[id] else { return }
+            let waiters = s.writeWaiters
+            s.writeWaiters = []
+            streams[id] = s
+            waiters.forEach { $0.succeed() }
+        case .pong(let value):
+            pings.removeValue(forKey: value)?.succeed()
+        case .goAway(let code):
+            logger.debug("peer sent go-away", metadata: ["code": "\(code)"])
+        }
+    }
+
+    private func deliver(_ id: UInt32, _ bytes: [UInt8], to reader: EventLoopPromise<[UInt8]?>) {
+        _ = try? machine.withSession { $0.consumed(id, count: bytes.count) }
+        flush()
+        reader.succeed(bytes)
+    }
+
+    private func flush() {
+        guard let context else { return }
+        let out = machine.takeOutput()
+        guard !out.isEmpty else { return }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: out)), promise: nil)
+    }
+
+    private func fail(_ error: P2PError) {
+        guard closedError == nil else { return }
+        closedError = error
+        ready.fail(error)
+        for (id, var s) in streams {
+            if s.error == nil && !s.eof { s.error = error }
+            if let reader = s.reader {
+                if let e = s.error { reader.fail(e) } else { reader.succeed(nil) }
+                s.reader = nil
+            }
+            s.writeWaiters.forEach { $0.fail(error) }
+            s.writeWaiters = []
+            streams[id] = s
+        }
+        pings.values.forEach { $0.fail(error) }
+        pings = [:]
+    }
+
+    // MARK: operations (called on the event loop by P2PConnection / P2PStream)
+
+    func openStream(on eventLoop: any EventLoop) -> EventLoopFuture<UInt32> {
+        if let closedError { return eventLoop.makeFailedFuture(closedError) }
+        do {
+            let id = try machine.withSession { session throws(YamuxError) in try session.openStream() }
+            streams[id] = StreamBuffer()
+            flush()
+            return eventLoop.makeSucceededFuture(id)
+        } catch {
+            return eventLoop.makeFailedFuture(P2PError.protocolError("\(error)"))
+        }
+    }
+
+    func read(_ id: UInt32, on eventLoop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
+        guard var s = streams[id] else { return eventLoop.makeFailedFuture(P2PError.streamClosed) }
+        if !s.unread.isEmpty {
+            let bytes = s.unread
+            s.unread = []
+            streams[id] = s
+            return eventLoop.makeSucceededFuture(bytes)
+        }
+        if !s.chunks.isEmpty {
+            let bytes = s.chunks.removeFirst()
+            streams[id] = s
+            _ = try? machine.withSession { $0.consumed(id, count: bytes.count) }
+            flush()
+            return eventLoop.makeSucceededFuture(bytes)
+        }
+        if s.eof { return eventLoop.makeSucceededFuture(nil) }
+        if let error = s.error { return eventLoop.makeFailedFuture(error) }
+        guard s.reader == nil else { return eventLoop.makeFailedFuture(P2PError.concurrentRead) }
+        let promise = eventLoop.makePromise(of: [UInt8]?.self)
+        s.reader = promise
+        streams[id] = s
+        return promise.futureResult
+    }
+
+    /// Puts bytes back in front of the stream's receive buffer (left over after negotiation).
+    func unread(_ id: UInt32, _ bytes: [UInt8]) {
+        guard !bytes.isEmpty, var s = streams[id] else { return }
+        s.unread = bytes + s.unread
+        streams[id] = s
+    }
+
+    func write(_ id: UInt32, _ bytes: [UInt8], on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        if let closedError { return eventLoop.makeFailedFuture(closedError) }
+        if let error = streams[id]?.error { return eventLoop.makeFailedFuture(error) }
+        do {
+            let pending = try machine.withSession { session throws(YamuxError) in
+                try session.write(id, bytes)
+                return session.pendingSendBytes(id)
+            }
+            flush()
+            guard pending > Self.writeHighWater else { return eventLoop.makeSucceededFuture(()) }
+            let promise = eventLoop.makePromise(of: Void.self)
+            streams[id]?.writeWaiters.append(promise)
+            return promise.futureResult
+        } catch {
+            return eventLoop.makeFailedFuture(P2PError.protocolError("\(error)"))
+        }
+    }
+
+    func closeWrite(_ id: UInt32) {
+        if let events = try? machine.withSession({ $0.closeWrite(id) }) {
+            events.forEach { handle($0) }
+        }
+        flush()
+    }
+
+    func reset(_ id: UInt32) {
+        _ = try? machine.withSession { $0.reset(id) }
+        if let s = streams.removeValue(forKey: id) {
+            s.reader?.fail(P2PError.streamReset)
+            s.writeWaiters.forEach { $0.fail(P2PError.streamReset) }
+        }
+        flush()
+    }
+
+    /// Releases the receive buffer of a stream the application is done with.
+    func release(_ id: UInt32) {
+        if let s = streams[id], s.eof || s.error != nil { streams[id] = nil }
+    }
+
+    func ping(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        if let closedError { return eventLoop.makeFailedFuture(closedError) }
+        let id = nextPingID
+        nextPingID &+= 1
+        let promise = eventLoop.makePromise(of: Void.self)
+        pings[id] = promise
+        _ = try? machine.withSession { $0.ping(id) }
+        flush()
+        return promise.futureResult
+    }
+
+    func goAway() {
+        _ = try? machine.withSession { $0.goAway(.normal) }
+        flush()
+    }
+}
+
+/// Errors surfaced by the connection shell to its users.
+public enum P2PError: Error, Equatable, Sendable {
+    case connectionClosed
+    case streamClosed
+    case streamReset
+    case concurrentRead
+    case protocolError(String)
+    case io(String)
+    case negotiationFailed(String)
+    case unexpectedEOF
+    case limitExceeded(String)
+    case timeout
+    case invalidAddress(String)
+    case peerMismatch(expected: PeerID, actual: PeerID)
+}

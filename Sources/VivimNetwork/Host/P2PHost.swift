@@ -1,0 +1,208 @@
+import NIOCore
+import NIOPosix
+import Logging
+import Synchronization
+
+/// A libp2p host over TCP: listens and dials, upgrades every connection with
+/// ``SecureConnection`` (multistream-select, Noise, yamux), dispatches inbound
+/// streams to registered protocol handlers, and serves identify and ping.
+public final class P2PHost: Sendable {
+    public typealias StreamHandler = @Sendable (P2PStream) async throws -> Void
+
+    public struct Configuration: Sendable {
+        public var agentVersion = "vivim/0.1.0"
+        /// Upper bound on the Noise + yamux upgrade of a new connection.
+        public var handshakeTimeout: Duration = .seconds(10)
+        /// Upper bound on multistream negotiation of an inbound stream.
+        public var streamNegotiationTimeout: Duration = .seconds(10)
+        public init() {}
+    }
+
+    public let identity: PeerKeyPair
+    public let configuration: Configuration
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State {
+        var handlers: [String: StreamHandler] = [:]
+        var listeners: [any Channel] = []
+        var listenAddresses: [Multiaddr] = []
+        var connections: [PeerID: [P2PConnection]] = [:]
+        var inboundTasks: [Int: Task<Void, Never>] = [:]
+        var nextTaskID = 0
+    }
+
+    public init(identity: PeerKeyPair, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                configuration: Configuration = .init(), logger: Logger = Logger(label: "vivim.p2p")) {
+        self.identity = identity
+        self.group = group
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "peer"] = "\(identity.peerID)"
+        self.logger = logger
+        handle(IdentifyMessage.protocolID) { [weak self] stream in
+            guard let self else { return }
+            try await stream.write(VarintFrame.encode(self.identifyMessage(for: stream.connection).encoded))
+            stream.closeWrite()
+        }
+        handle(PingProtocol.protocolID) { stream in
+            var reader = StreamReader(stream)
+            // Echo until the dialer closes; each round is bounded by the peer's pace.
+            while true {
+                let payload: [UInt8]
+                do { payload = try await reader.readExactly(PingProtocol.payloadLength) } catch { return }
+                try await stream.write(payload)
+            }
+        }
+    }
+
+    public var peerID: PeerID { identity.peerID }
+
+    /// Registers (or replaces) the handler for inbound streams of `protocolID`.
+    public func handle(_ protocolID: String, _ handler: @escaping StreamHandler) {
+        state.withLock { $0.handlers[protocolID] = handler }
+    }
+
+    public var supportedProtocols: [String] { state.withLock { $0.handlers.keys.sorted() } }
+    public var listenAddresses: [Multiaddr] { state.withLock { $0.listenAddresses } }
+
+    public func connections(to peer: PeerID) -> [P2PConnection] {
+        state.withLock { $0.connections[peer] ?? [] }.filter(\.isActive)
+    }
+
+    func identifyMessage(for connection: P2PConnection) -> IdentifyMessage {
+        IdentifyMessage(
+            publicKey: identity.publicKey,
+            listenAddrs: listenAddresses,
+            protocols: supportedProtocols,
+            observedAddr: connection.remoteAddress.flatMap(Self.multiaddr(for:)),
+            agentVersion: configuration.agentVersion)
+    }
+
+    static func multiaddr(for address: SocketAddress) -> Multiaddr? {
+        guard let ip = address.ipAddress, let port = address.port else { return nil }
+        return try? Multiaddr.tcp(host: ip, port: UInt16(port))
+    }
+
+    // MARK: listening and dialling
+
+    /// Starts listening; returns the bound address including `/p2p/<id>`.
+    @discardableResult
+    public func listen(host: String = "127.0.0.1", port: Int = 0) async throws -> Multiaddr {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [weak self] channel in
+                guard let self else { return channel.eventLoop.makeSucceededVoidFuture() }
+                return self.setUp(channel, role: .listener, expectedRemote: nil).map { _ in }
+            }
+        let channel = try await bootstrap.bind(host: host, port: port).get()
+        guard let local = channel.localAddress, let addr = Self.multiaddr(for: local) else {
+            try await channel.close()
+            throw P2PError.invalidAddress("cannot describe listen address")
+        }
+        let full = addr.appending(.p2p(peerID))
+        state.withLock {
+            $0.listeners.append(channel)
+            $0.listenAddresses.append(addr)
+        }
+        logger.debug("listening", metadata: ["address": "\(full)"])
+        return full
+    }
+
+    /// Dials a TCP multiaddr; if it carries `/p2p/<id>` the remote must prove that identity.
+    public func dial(_ address: Multiaddr) async throws -> P2PConnection {
+        guard let (host, port) = address.tcpEndpoint else { throw P2PError.invalidAddress("\(address)") }
+        let ready = ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(5))
+            .connect(host: host, port: Int(port))
+            .flatMap { channel in self.setUp(channel, role: .dialer, expectedRemote: address.peerID) }
+        return try await ready.get()
+    }
+
+    private func setUp(_ channel: any Channel, role: SecureConnection.Role, expectedRemote: PeerID?) -> EventLoopFuture<P2PConnection> {
+        let ready = channel.eventLoop.makePromise(of: P2PConnection.self)
+        let machine = SecureConnection(role: role, identity: identity, expectedRemote: expectedRemote)
+        let handler = ConnectionHandler(machine: machine, ready: ready, logger: logger) { [weak self] stream, conn in
+            self?.dispatchInbound(stream)
+        }
+        let timeout = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(configuration.handshakeTimeout.components.seconds) * 1_000_000_000)) {
+            ready.fail(P2PError.timeout)
+            channel.close(promise: nil)
+        }
+        ready.futureResult.whenComplete { [weak self] result in
+            timeout.cancel()
+            if case .success(let conn) = result { self?.register(conn) }
+        }
+        do {
+            try channel.pipeline.syncOperations.addHandler(handler)
+        } catch {
+            ready.fail(error)
+        }
+        return ready.futureResult
+    }
+
+    private func register(_ connection: P2PConnection) {
+        state.withLock { $0.connections[connection.remotePeer, default: []].append(connection) }
+        connection.channel.closeFuture.whenComplete { [weak self] _ in
+            self?.state.withLock { s in
+                s.connections[connection.remotePeer]?.removeAll { $0.channel === connection.channel }
+                if s.connections[connection.remotePeer]?.isEmpty == true { s.connections[connection.remotePeer] = nil }
+            }
+        }
+    }
+
+    private func dispatchInbound(_ stream: P2PStream) {
+        let supported = supportedProtocols
+        let timeout = configuration.streamNegotiationTimeout
+        let id = state.withLock { s -> Int in s.nextTaskID += 1; return s.nextTaskID }
+        let task = Task { [weak self] in
+            defer { self?.state.withLock { _ = $0.inboundTasks.removeValue(forKey: id) } }
+            guard let self else { return }
+            do {
+                let handler = stream.connection.handler, streamID = stream.id
+                let timer = stream.connection.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
+                    handler.value.reset(streamID)
+                }
+                let negotiated = try await Self.negotiateInbound(stream, supported: supported)
+                timer.cancel()
+                guard let handler = self.state.withLock({ $0.handlers[negotiated.protocolID ?? ""] }) else { return }
+                try await handler(negotiated)
+            } catch {
+                self.logger.trace("inbound stream ended", metadata: ["error": "\(error)"])
+                stream.reset()
+            }
+        }
+        state.withLock { $0.inboundTasks[id] = task }
+    }
+
+    static func negotiateInbound(_ stream: P2PStream, supported: [String]) async throws -> P2PStream {
+        var ms = MultistreamSelect(role: .responder(supported: supported))
+        try await stream.write(ms.start())
+        for _ in 0..<(MultistreamSelect.maxAttempts * 2) {
+            guard let chunk = try await stream.read() else { throw P2PError.unexpectedEOF }
+            let step = try ms.receive(chunk)
+            if !step.output.isEmpty { try await stream.write(step.output) }
+            if let p = step.negotiated {
+                stream.unread(step.remainder)
+                return P2PStream(id: stream.id, connection: stream.connection, protocolID: p)
+            }
+        }
+        throw P2PError.negotiationFailed("too many messages")
+    }
+
+    /// Closes listeners and connections and cancels stream handlers.
+    public func shutdown() async {
+        let (listeners, connections, tasks) = state.withLock { s in
+            defer { s.listeners = []; s.connections = [:]; s.inboundTasks = [:] }
+            return (s.listeners, s.connections.values.flatMap { $0 }, Array(s.inboundTasks.values))
+        }
+        for l in listeners { try? await l.close() }
+        for c in connections { await c.close() }
+        for t in tasks { t.cancel() }
+    }
+}
+

@@ -1,0 +1,60 @@
+/// A libp2p peer id: the multihash of the protobuf-encoded public key — the
+/// identity multihash when that encoding is at most 42 bytes (Ed25519 always
+/// is), otherwise sha2-256 (libp2p/specs peer-ids.md). Its text form is the
+/// base58btc encoding of the multihash bytes, `12D3KooW…` for Ed25519.
+public struct PeerID: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+    public let multihash: Multihash
+
+    /// Longest encoded public key that is inlined with the identity multihash.
+    public static let maxInlineKeyLength = 42
+
+    public init(publicKey: PeerPublicKey) {
+        let encoded = publicKey.protobufEncoded
+        multihash = encoded.count <= Self.maxInlineKeyLength ? .identity(encoded) : .sha256(encoded)
+    }
+
+    /// Parses the binary form (a multihash) received from the network.
+    public init(bytes: [UInt8]) throws(WireError) {
+        let mh = try Multihash(bytes: bytes)
+        switch mh.code {
+        case Multihash.identityCode:
+            guard mh.digest.count <= Self.maxInlineKeyLength else { throw .invalidValue("identity peer id too long") }
+            _ = try PeerPublicKey(protobuf: mh.digest)
+        case Multihash.sha256Code:
+            break
+        default:
+            throw .invalidValue("peer id multihash must be identity or sha2-256")
+        }
+        self.multihash = mh
+    }
+
+    /// Parses the legacy base58btc text form (`12D3KooW…`, `Qm…`).
+    public init(string: String) throws(WireError) {
+        try self.init(bytes: Base58.decode(string, maxLength: 128))
+    }
+
+    public var bytes: [UInt8] { multihash.bytes }
+
+    /// The public key inlined in the id, if any (always for Ed25519 ids).
+    public var inlinePublicKey: PeerPublicKey? {
+        guard multihash.code == Multihash.identityCode else { return nil }
+        return try? PeerPublicKey(protobuf: multihash.digest)
+    }
+
+    /// Whether `key` is the key this id was derived from.
+    public func matches(_ key: PeerPublicKey) -> Bool { PeerID(publicKey: key) == self }
+
+    public var description: String { Base58.encode(bytes) }
+
+    public static func < (lhs: PeerID, rhs: PeerID) -> Bool { lhs.bytes.lexicographicallyPrecedes(rhs.bytes) }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        try self.init(string: text)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}

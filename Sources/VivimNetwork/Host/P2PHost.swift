@@ -96,7 +96,9 @@ public final class P2PHost: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [weak self] channel in
                 guard let self else { return channel.eventLoop.makeSucceededVoidFuture() }
-                return self.setUp(channel, role: .listener, expectedRemote: nil).map { _ in }
+                // Do not wait for the upgrade here: the channel only becomes active after this future.
+                _ = self.setUp(channel, role: .listener, expectedRemote: nil)
+                return channel.eventLoop.makeSucceededVoidFuture()
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
         guard let local = channel.localAddress, let addr = Self.multiaddr(for: local) else {

@@ -1,0 +1,100 @@
+/// The sync protocol for one document as a Sans-IO state machine: it consumes
+/// events (a peer joined or left, a message arrived, a timer fired, a local
+/// edit) and returns actions (messages to send). It owns no socket and no
+/// timer, so tests run thousands of replicas in one process with a simulated,
+/// lossy network, and the network node drives the same code over
+/// `/vivim/sync/1.0.0`.
+///
+/// Lost messages are repaired by sync: an update that cannot be applied yet
+/// makes the core ask its sender for a sync, and `.antiEntropyTick` (to be
+/// fired periodically by the shell) re-syncs with every peer.
+public struct CRDTSyncCore<Peer: Hashable & Sendable>: Sendable {
+    public enum PeerState: Equatable, Sendable {
+        /// We sent our state vector and wait for the peer's delta.
+        case awaitingDelta
+        /// The peer answered; live updates flow.
+        case synced
+    }
+
+    public enum Event: Sendable {
+        case peerJoined(Peer)
+        case peerLeft(Peer)
+        case received(SyncMessage, from: Peer)
+        /// Periodic anti-entropy: re-run step 1 with every peer.
+        case antiEntropyTick
+    }
+
+    public enum Action: Equatable, Sendable {
+        case send(SyncMessage, to: Peer)
+        /// The document changed because of remote updates.
+        case documentChanged
+    }
+
+    public private(set) var document: CRDTDocument
+    public private(set) var peers: [Peer: PeerState] = [:]
+
+    public init(document: CRDTDocument) { self.document = document }
+
+    public mutating func handle(_ event: Event) -> [Action] {
+        switch event {
+        case .peerJoined(let peer):
+            return [requestSync(from: peer)]
+        case .peerLeft(let peer):
+            peers[peer] = nil
+            return []
+        case .antiEntropyTick:
+            return peers.keys.sorted { "\($0)" < "\($1)" }.map { requestSync(from: $0) }
+        case .received(let message, let peer):
+            return receive(message, from: peer)
+        }
+    }
+
+    /// Runs a local edit and broadcasts the resulting update to every peer.
+    public mutating func change<R>(_ body: (inout CRDTDocument) throws -> R) rethrows -> (R, [Action]) {
+        let result = try body(&document)
+        guard let update = document.takeLocalUpdate() else { return (result, []) }
+        return (result, peers.keys.map { .send(.update(update), to: $0) })
+    }
+
+    /// Applies an update that arrived outside a sync session.
+    public mutating func apply(_ update: CRDTUpdate) -> CRDTDocument.ApplyOutcome {
+        document.apply(update)
+    }
+
+    private mutating func requestSync(from peer: Peer) -> Action {
+        peers[peer] = .awaitingDelta
+        return .send(.stateVector(document.id, document.stateVector), to: peer)
+    }
+
+    private mutating func receive(_ message: SyncMessage, from peer: Peer) -> [Action] {
+        guard message.document == document.id else { return [] }
+        switch message {
+        case .stateVector(_, let theirs):
+            var actions: [Action] = [.send(.delta(document.update(since: theirs)), to: peer)]
+            // A peer we do not know yet, or one with operations we lack: sync the other way too.
+            if peers[peer] == nil || (peers[peer] == .synced && !theirs.isCovered(by: document.stateVector)) {
+                actions.append(requestSync(from: peer))
+            }
+            return actions
+        case .delta(let update):
+            peers[peer] = .synced
+            return apply(update, from: peer)
+        case .update(let update):
+            if peers[peer] == nil { peers[peer] = .synced }
+            return apply(update, from: peer)
+        }
+    }
+
+    private mutating func apply(_ update: CRDTUpdate, from peer: Peer) -> [Action] {
+        switch document.apply(update) {
+        case .applied:
+            return update.isEmpty ? [] : [.documentChanged]
+        case .buffered:
+            // Something before this update was lost or is late: ask for it,
+            // unless a request to this peer is already outstanding.
+            return peers[peer] == .awaitingDelta ? [] : [requestSync(from: peer)]
+        case .wrongDocument:
+            return []
+        }
+    }
+}

@@ -1,0 +1,100 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "vivim-share",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vivim", targets: ["vivim"]),
+        .library(name: "VivimClient", targets: ["VivimClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.3.0"),
+    ],
+    targets: [
+        // Domain values and pure logic. No I/O.
+        .target(name: "VivimCore"),
+        // DID keys, signatures, capsules, password hashing, share codes. swift-crypto only.
+        .target(name: "VivimCrypto", dependencies: [
+            "VivimCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
+        // CRDT types, documents, state vectors, deltas, sync core. Pure.
+        .target(name: "VivimCRDT"),
+        // Master store (PostgreSQL + embedded SQLite), per-user SQLite databases.
+        .target(name: "VivimStore", dependencies: [
+            "VivimCore", "VivimCrypto",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Publishing pipeline (issue: pipeline).
+        .target(name: "VivimPipeline", dependencies: ["VivimCore", "VivimCrypto", "VivimStore"]),
+        // P2P node: libp2p transport, Kademlia, gossipsub, storage. Depends on Core, Crypto, CRDT only.
+        .target(name: "VivimNetwork", dependencies: [
+            "VivimCore", "VivimCrypto", "VivimCRDT",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Events, metrics, aggregation, differential privacy (issue: analytics).
+        .target(name: "VivimAnalytics", dependencies: ["VivimCore"]),
+        // Hummingbird application.
+        .target(name: "VivimServer", dependencies: [
+            "VivimCore", "VivimCrypto", "VivimStore", "VivimPipeline", "VivimNetwork", "VivimAnalytics",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ], resources: [.copy("Resources/openapi.json")]),
+        // Swift client library: HTTP client, local key store.
+        .target(name: "VivimClient", dependencies: [
+            "VivimCore", "VivimCrypto",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "vivim", dependencies: [
+            "VivimServer", "VivimClient", "VivimStore", "VivimNetwork", "VivimCRDT", "VivimCore", "VivimCrypto",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+
+        .testTarget(name: "VivimCoreTests", dependencies: ["VivimCore", "VivimCrypto"]),
+        .testTarget(name: "VivimCRDTTests", dependencies: ["VivimCRDT"]),
+        .testTarget(name: "VivimStoreTests", dependencies: [
+            "VivimStore", "VivimCore", "VivimCrypto",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+        ]),
+        .testTarget(name: "VivimNetworkTests", dependencies: ["VivimNetwork"]),
+        .testTarget(name: "VivimServerTests", dependencies: [
+            "VivimServer", "VivimClient", "VivimStore",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+    ]
+)

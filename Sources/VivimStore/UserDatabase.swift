@@ -1,0 +1,281 @@
+import Foundation
+import GRDB
+import VivimCore
+
+/// One user's own SQLite database: their conversations, messages, ACUs and everything
+/// else that is theirs alone. No query here ever touches another user's file.
+public final class UserDatabase: Sendable {
+    let queue: DatabaseQueue
+    public let path: String
+
+    init(path: String, synchronous: String) throws {
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        self.path = path
+        queue = try DatabaseQueue(path: path, configuration: configuration)
+        try UserDatabaseSchema.migrator.migrate(queue)
+    }
+
+    func close() throws { try queue.close() }
+
+    /// The schema version this file is at (the last applied migration's name).
+    public func schemaVersion() async throws -> String? {
+        try await queue.read { db in try UserDatabaseSchema.migrator.appliedMigrations(db).last }
+    }
+
+    /// `PRAGMA integrity_check` — "ok" for a healthy file.
+    public func integrityCheck() async throws -> String {
+        try await queue.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }
+    }
+
+    // MARK: Conversations
+
+    /// Stores an imported conversation with its messages and derived ACUs in one transaction.
+    public func importConversation(_ input: ConversationInput, at now: Date) async throws -> ImportedConversation {
+        let (acus, counts) = ACUExtractor.extract(input.messages)
+        let conversationID = ConversationID()
+        let messageIDs = input.messages.map { _ in MessageID() }
+        let created = input.createdAt ?? now
+        let tags = try StoreJSON.encode(input.tags)
+        let countsCopy = counts
+        try await queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO conversations (id, provider, source_url, title, model, state, created_at, updated_at, imported_at,
+                  message_count, word_count, character_count, code_block_count, image_count, tool_call_count, tags, metadata)
+                VALUES (?, ?, ?, ?, ?, 'ACTIVE', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}')
+                """, arguments: [conversationID.rawValue, input.provider, input.sourceURL, input.title, input.model, created, now, now,
+                                 countsCopy.messageCount, countsCopy.wordCount, countsCopy.characterCount, countsCopy.codeBlockCount,
+                                 countsCopy.imageCount, countsCopy.toolCallCount, tags])
+            let insertMessage = try db.makeStatement(sql: """
+                INSERT INTO messages (id, conversation_id, idx, role, author, parts, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for (index, message) in input.messages.enumerated() {
+                let text = message.parts.map(\.plainText).filter { !$0.isEmpty }.joined(separator: "\n\n")
+                try insertMessage.execute(arguments: [
+                    messageIDs[index].rawValue, conversationID.rawValue, index, message.role.rawValue, message.author,
+                    try StoreJSON.encode(message.parts.map(StoredPart.init)), text, message.createdAt,
+                ])
+            }
+            let insertACU = try db.makeStatement(sql: """
+                INSERT INTO acus (id, conversation_id, message_id, idx, type, category, content, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for acu in acus {
+                try insertACU.execute(arguments: [
+                    ACUID().rawValue, conversationID.rawValue, messageIDs[acu.messageIndex].rawValue, acu.index,
+                    acu.type.rawValue, acu.type.category, acu.content, acu.language,
+                ])
+            }
+        }
+        return ImportedConversation(id: conversationID, messageIDs: messageIDs, acuCount: acus.count, counts: counts)
+    }
+
+    public func conversations(page: PageRequest) async throws -> Page<ConversationRecord> {
+        try await queue.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM conversations") ?? 0
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM conversations ORDER BY imported_at DESC, id LIMIT ? OFFSET ?",
+                                        arguments: [page.pageSize, page.offset])
+            return Page(items: try rows.map(ConversationRecord.init(row:)), totalItems: total, request: page)
+        }
+    }
+
+    public func conversation(_ id: ConversationID) async throws -> ConversationRecord? {
+        try await queue.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM conversations WHERE id = ?", arguments: [id.rawValue]).map(ConversationRecord.init(row:))
+        }
+    }
+
+    public func messages(of id: ConversationID) async throws -> [MessageRecord] {
+        try await queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE conversation_id = ? ORDER BY idx", arguments: [id.rawValue])
+                .map(MessageRecord.init(row:))
+        }
+    }
+
+    public func acus(of id: ConversationID, page: PageRequest) async throws -> Page<ACURecord> {
+        try await queue.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM acus WHERE conversation_id = ?", arguments: [id.rawValue]) ?? 0
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT a.* FROM acus a JOIN messages m ON m.id = a.message_id
+                WHERE a.conversation_id = ? ORDER BY m.idx, a.idx LIMIT ? OFFSET ?
+                """, arguments: [id.rawValue, page.pageSize, page.offset])
+            return Page(items: try rows.map(ACURecord.init(row:)), totalItems: total, request: page)
+        }
+    }
+
+    public func deleteConversation(_ id: ConversationID) async throws -> Bool {
+        try await queue.write { db in
+            try db.execute(sql: "DELETE FROM conversations WHERE id = ?", arguments: [id.rawValue])
+            return db.changesCount == 1
+        }
+    }
+
+    /// Full-text search over the user's messages and titles (FTS5, bm25 ranking).
+    /// The query is treated as plain words, never as FTS syntax.
+    public func search(_ text: String, page: PageRequest) async throws -> Page<SearchHit> {
+        let match = FullTextQuery.match(for: text)
+        guard !match.isEmpty else { return Page(items: [], totalItems: 0, request: page) }
+        return try await queue.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH ?", arguments: [match]) ?? 0
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT m.conversation_id, m.id AS message_id, m.idx, c.title,
+                       snippet(messages_fts, 0, '[', ']', '…', 16) AS snippet, bm25(messages_fts) AS score
+                FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid JOIN conversations c ON c.id = m.conversation_id
+                WHERE messages_fts MATCH ? ORDER BY score, m.conversation_id, m.idx LIMIT ? OFFSET ?
+                """, arguments: [match, page.pageSize, page.offset])
+            let hits = rows.map { row in
+                SearchHit(conversationID: ConversationID(trusted: row["conversation_id"]), messageID: MessageID(trusted: row["message_id"]),
+                          messageIndex: row["idx"], title: row["title"], snippet: row["snippet"], score: -(row["score"] as Double))
+            }
+            return Page(items: hits, totalItems: total, request: page)
+        }
+    }
+}
+
+public struct ImportedConversation: Sendable, Equatable {
+    public var id: ConversationID
+    public var messageIDs: [MessageID]
+    public var acuCount: Int
+    public var counts: ConversationCounts
+}
+
+public struct ConversationRecord: Sendable, Equatable {
+    public var id: ConversationID
+    public var provider: String
+    public var sourceURL: String?
+    public var title: String
+    public var model: String?
+    public var state: String
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var importedAt: Date
+    public var counts: ConversationCounts
+    public var tags: [String]
+    public var isShared: Bool
+    public var shareCount: Int
+    public var viewCount: Int
+    public var uniqueViewers: Int
+    public var lastSharedAt: Date?
+    public var locked: Bool
+
+    init(row: Row) throws {
+        id = ConversationID(trusted: row["id"])
+        provider = row["provider"]
+        sourceURL = row["source_url"]
+        title = row["title"]
+        model = row["model"]
+        state = row["state"]
+        createdAt = row["created_at"]
+        updatedAt = row["updated_at"]
+        importedAt = row["imported_at"]
+        var counts = ConversationCounts()
+        counts.messageCount = row["message_count"]
+        counts.wordCount = row["word_count"]
+        counts.characterCount = row["character_count"]
+        counts.codeBlockCount = row["code_block_count"]
+        counts.imageCount = row["image_count"]
+        counts.toolCallCount = row["tool_call_count"]
+        self.counts = counts
+        tags = (try? StoreJSON.decode([String].self, row["tags"])) ?? []
+        isShared = row["is_shared"]
+        shareCount = row["share_count"]
+        viewCount = row["view_count"]
+        uniqueViewers = row["unique_viewers"]
+        lastSharedAt = row["last_shared_at"]
+        locked = row["privacy_locked"]
+    }
+}
+
+public struct MessageRecord: Sendable, Equatable {
+    public var id: MessageID
+    public var index: Int
+    public var role: MessageRole
+    public var author: String?
+    public var parts: [ContentPart]
+    public var createdAt: Date?
+
+    init(row: Row) throws {
+        id = MessageID(trusted: row["id"])
+        index = row["idx"]
+        role = MessageRole(rawValue: row["role"]) ?? .user
+        author = row["author"]
+        parts = try StoreJSON.decode([StoredPart].self, row["parts"]).map(\.part)
+        createdAt = row["created_at"]
+    }
+}
+
+public struct ACURecord: Sendable, Equatable {
+    public var id: ACUID
+    public var conversationID: ConversationID
+    public var messageID: MessageID
+    public var index: Int
+    public var type: ACUType
+    public var category: String
+    public var content: String
+    public var language: String?
+
+    init(row: Row) throws {
+        id = ACUID(trusted: row["id"])
+        conversationID = ConversationID(trusted: row["conversation_id"])
+        messageID = MessageID(trusted: row["message_id"])
+        index = row["idx"]
+        type = ACUType(rawValue: row["type"]) ?? .paragraph
+        category = row["category"]
+        content = row["content"]
+        language = row["language"]
+    }
+}
+
+public struct SearchHit: Sendable, Equatable {
+    public var conversationID: ConversationID
+    public var messageID: MessageID
+    public var messageIndex: Int
+    public var title: String
+    public var snippet: String
+    public var score: Double
+}
+
+/// Turns free text into a safe FTS5 query: each word becomes a quoted phrase (quotes
+/// doubled), so operators and syntax in user input are matched literally.
+enum FullTextQuery {
+    static func match(for text: String) -> String {
+        text.split(whereSeparator: { $0.isWhitespace })
+            .prefix(32)
+            .map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+            .joined(separator: " ")
+    }
+}
+
+/// The JSON form of a content part in the `messages.parts` column.
+struct StoredPart: Codable, Equatable {
+    var type: String
+    var text: String?
+    var language: String?
+    var ref: String?
+    var alt: String?
+    var name: String?
+    var arguments: String?
+
+    init(_ part: ContentPart) {
+        switch part {
+        case .text(let text): type = "text"; self.text = text
+        case .code(let language, let code): type = "code"; self.language = language; text = code
+        case .image(let ref, let alt): type = "image"; self.ref = ref; self.alt = alt
+        case .toolCall(let name, let arguments): type = "tool_call"; self.name = name; self.arguments = arguments
+        case .toolResult(let name, let content): type = "tool_result"; self.name = name; text = content
+        }
+    }
+
+    var part: ContentPart {
+        switch type {
+        case "code": .code(language: language, code: text ?? "")
+        case "image": .image(ref: ref ?? "", alt: alt)
+        case "tool_call": .toolCall(name: name ?? "", arguments: arguments ?? "")
+        case "tool_result": .toolResult(name: name, content: text ?? "")
+        default: .text(text ?? "")
+        }
+    }
+}

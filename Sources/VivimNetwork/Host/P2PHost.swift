@@ -117,12 +117,22 @@ public final class P2PHost: Sendable {
     /// Dials a TCP multiaddr; if it carries `/p2p/<id>` the remote must prove that identity.
     public func dial(_ address: Multiaddr) async throws -> P2PConnection {
         guard let (host, port) = address.tcpEndpoint else { throw P2PError.invalidAddress("\(address)") }
-        let ready = ClientBootstrap(group: group)
+        // The handler must be in the pipeline before the socket becomes active: the
+        // listener may send its multistream header before `connect` returns.
+        let loop = group.next()
+        let ready = loop.makePromise(of: P2PConnection.self)
+        let expected = address.peerID
+        let connect = ClientBootstrap(group: loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
+            .channelInitializer { [weak self] channel in
+                guard let self else { return channel.eventLoop.makeFailedFuture(P2PError.connectionClosed) }
+                self.setUp(channel, role: .dialer, expectedRemote: expected).cascade(to: ready)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
             .connect(host: host, port: Int(port))
-            .flatMap { channel in self.setUp(channel, role: .dialer, expectedRemote: address.peerID) }
-        return try await ready.get()
+        connect.whenFailure { ready.fail($0) }
+        return try await ready.futureResult.get()
     }
 
     private func setUp(_ channel: any Channel, role: SecureConnection.Role, expectedRemote: PeerID?) -> EventLoopFuture<P2PConnection> {

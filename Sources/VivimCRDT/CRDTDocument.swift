@@ -24,6 +24,8 @@ public struct CRDTDocument: Sendable {
     var localTextDeletes: [String: DotSet] = [:]
     var localListDeletes: [String: DotSet] = [:]
     var localSetRemovals: [String: DotSet] = [:]
+    /// Fields changed by local operations not yet packaged.
+    var touched = FieldNames()
 
     /// At most this many out-of-order updates are buffered; beyond that the
     /// oldest are dropped and the next sync exchange recovers their content.
@@ -69,12 +71,14 @@ public struct CRDTDocument: Sendable {
     /// G-Counter: adds `amount` (view counts).
     public mutating func increment(_ name: String, by amount: UInt64 = 1) {
         let dot = nextDot()
+        touched.gCounters.insert(name)
         fields.gCounters[name, default: GCounter()].increment(by: amount, at: dot)
     }
 
     /// PN-Counter: adds `amount`, which may be negative.
     public mutating func add(_ amount: Int64, toCounter name: String) {
         let dot = nextDot()
+        touched.pnCounters.insert(name)
         fields.pnCounters[name, default: PNCounter()].add(amount, at: dot)
     }
 
@@ -82,18 +86,21 @@ public struct CRDTDocument: Sendable {
     public mutating func setRegister(_ name: String, to value: CRDTValue, wallClock: UInt64) {
         let stamp = nextStamp(after: fields.registers[name]?.current?.stamp, wallClock: wallClock)
         let dot = nextDot()
+        touched.registers.insert(name)
         fields.registers[name, default: LWWRegister()].set(value, stamp: stamp, dot: dot)
     }
 
     /// OR-Set: adds `element`.
     public mutating func insert(_ element: CRDTValue, intoSet name: String) {
         let dot = nextDot()
+        touched.sets.insert(name)
         fields.sets[name, default: ORSet()].insert(element, at: dot)
     }
 
     /// OR-Set: removes `element` as observed here (a concurrent add wins).
     public mutating func remove(_ element: CRDTValue, fromSet name: String) {
         guard fields.sets[name] != nil else { return }
+        touched.sets.insert(name)
         for dot in fields.sets[name]!.remove(element) { localSetRemovals[name, default: DotSet()].insert(dot) }
     }
 
@@ -101,6 +108,7 @@ public struct CRDTDocument: Sendable {
     public mutating func setValue(_ value: CRDTValue, forKey key: String, inMap name: String, wallClock: UInt64) {
         let stamp = nextStamp(after: fields.maps[name]?.registers[key]?.current?.stamp, wallClock: wallClock)
         let dot = nextDot()
+        touched.maps.insert(name)
         fields.maps[name, default: LWWMap()].set(key, to: value, stamp: stamp, dot: dot)
     }
 
@@ -108,6 +116,7 @@ public struct CRDTDocument: Sendable {
     public mutating func removeValue(forKey key: String, inMap name: String, wallClock: UInt64) {
         let stamp = nextStamp(after: fields.maps[name]?.registers[key]?.current?.stamp, wallClock: wallClock)
         let dot = nextDot()
+        touched.maps.insert(name)
         fields.maps[name, default: LWWMap()].remove(key, stamp: stamp, dot: dot)
     }
 
@@ -116,6 +125,7 @@ public struct CRDTDocument: Sendable {
         let scalars = string.unicodeScalars
         guard !scalars.isEmpty else { return }
         let first = nextCounters(scalars.count)
+        touched.texts.insert(name)
         let origin = fields.texts[name, default: RGASequence()].insert(contentsOf: scalars, at: index, replica: replica, firstCounter: first)
         noteDependency(origin)
     }
@@ -123,6 +133,7 @@ public struct CRDTDocument: Sendable {
     /// Text: deletes `count` characters (Unicode scalars) from `index`.
     public mutating func deleteText(at index: Int, count: Int = 1, in name: String) {
         guard count > 0 else { return }
+        touched.texts.insert(name)
         var deleted = localTextDeletes.removeValue(forKey: name) ?? DotSet()
         fields.texts[name, default: RGASequence()].remove(at: index, count: count) { deleted.insert($1, of: $0) }
         localTextDeletes[name] = deleted
@@ -132,6 +143,7 @@ public struct CRDTDocument: Sendable {
     public mutating func insert(_ values: [CRDTValue], at index: Int, inList name: String) {
         guard !values.isEmpty else { return }
         let first = nextCounters(values.count)
+        touched.lists.insert(name)
         let origin = fields.lists[name, default: RGASequence()].insert(contentsOf: values, at: index, replica: replica, firstCounter: first)
         noteDependency(origin)
     }
@@ -139,6 +151,7 @@ public struct CRDTDocument: Sendable {
     /// List: deletes `count` values from `index`.
     public mutating func delete(at index: Int, count: Int = 1, inList name: String) {
         guard count > 0 else { return }
+        touched.lists.insert(name)
         var deleted = localListDeletes.removeValue(forKey: name) ?? DotSet()
         fields.lists[name, default: RGASequence()].remove(at: index, count: count) { deleted.insert($1, of: $0) }
         localListDeletes[name] = deleted
@@ -168,14 +181,14 @@ public struct CRDTDocument: Sendable {
         // Cover every other replica fully, so the delta holds only our own new operations.
         var since = stateVector
         since[replica] = from
-        var delta = fields.delta(since: since)
+        var delta = fields.delta(since: since, only: touched)
         // Replace the full deletion sets the delta carries by the local ones.
         for name in Set(delta.texts.keys).union(localTextDeletes.keys) {
-            delta.texts[name, default: RGASequence()].pendingDeletes = localTextDeletes[name] ?? DotSet()
+            delta.texts[name, default: RGASequence()].replaceDeletions(with: localTextDeletes[name] ?? DotSet())
             if delta.texts[name]!.isInitialState { delta.texts[name] = nil }
         }
         for name in Set(delta.lists.keys).union(localListDeletes.keys) {
-            delta.lists[name, default: RGASequence()].pendingDeletes = localListDeletes[name] ?? DotSet()
+            delta.lists[name, default: RGASequence()].replaceDeletions(with: localListDeletes[name] ?? DotSet())
             if delta.lists[name]!.isInitialState { delta.lists[name] = nil }
         }
         for name in Set(delta.sets.keys).union(localSetRemovals.keys) {
@@ -191,6 +204,7 @@ public struct CRDTDocument: Sendable {
         localTextDeletes = [:]
         localListDeletes = [:]
         localSetRemovals = [:]
+        touched = FieldNames()
         return CRDTUpdate(document: id, requires: requires, provides: provides, fields: delta)
     }
 

@@ -32,6 +32,8 @@ public struct CRDTSyncCore<Peer: Hashable & Sendable>: Sendable {
 
     public private(set) var document: CRDTDocument
     public private(set) var peers: [Peer: PeerState] = [:]
+    /// Peers in the order they joined, so actions come out in a deterministic order.
+    private var peerOrder: [Peer] = []
 
     public init(document: CRDTDocument) { self.document = document }
 
@@ -41,9 +43,10 @@ public struct CRDTSyncCore<Peer: Hashable & Sendable>: Sendable {
             return [requestSync(from: peer)]
         case .peerLeft(let peer):
             peers[peer] = nil
+            peerOrder.removeAll { $0 == peer }
             return []
         case .antiEntropyTick:
-            return peers.keys.sorted { "\($0)" < "\($1)" }.map { requestSync(from: $0) }
+            return peerOrder.map { requestSync(from: $0) }
         case .received(let message, let peer):
             return receive(message, from: peer)
         }
@@ -53,7 +56,7 @@ public struct CRDTSyncCore<Peer: Hashable & Sendable>: Sendable {
     public mutating func change<R>(_ body: (inout CRDTDocument) throws -> R) rethrows -> (R, [Action]) {
         let result = try body(&document)
         guard let update = document.takeLocalUpdate() else { return (result, []) }
-        return (result, peers.keys.map { .send(.update(update), to: $0) })
+        return (result, peerOrder.map { .send(.update(update), to: $0) })
     }
 
     /// Applies an update that arrived outside a sync session.
@@ -61,8 +64,12 @@ public struct CRDTSyncCore<Peer: Hashable & Sendable>: Sendable {
         document.apply(update)
     }
 
+    private mutating func track(_ peer: Peer, _ state: PeerState) {
+        if peers.updateValue(state, forKey: peer) == nil { peerOrder.append(peer) }
+    }
+
     private mutating func requestSync(from peer: Peer) -> Action {
-        peers[peer] = .awaitingDelta
+        track(peer, .awaitingDelta)
         return .send(.stateVector(document.id, document.stateVector), to: peer)
     }
 
@@ -77,10 +84,10 @@ public struct CRDTSyncCore<Peer: Hashable & Sendable>: Sendable {
             }
             return actions
         case .delta(let update):
-            peers[peer] = .synced
+            track(peer, .synced)
             return apply(update, from: peer)
         case .update(let update):
-            if peers[peer] == nil { peers[peer] = .synced }
+            if peers[peer] == nil { track(peer, .synced) }
             return apply(update, from: peer)
         }
     }

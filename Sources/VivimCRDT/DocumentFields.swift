@@ -2,6 +2,17 @@
 /// identified by its type and name together, so two replicas that create a
 /// field of the same name with different types never conflict. Separate
 /// dictionaries let `fields.texts[name, default: …]` mutate a sequence in place.
+/// Names of fields, per type (the fields a batch of local operations touched).
+struct FieldNames: Sendable, Equatable {
+    var gCounters: Set<String> = []
+    var pnCounters: Set<String> = []
+    var registers: Set<String> = []
+    var sets: Set<String> = []
+    var maps: Set<String> = []
+    var lists: Set<String> = []
+    var texts: Set<String> = []
+}
+
 struct DocumentFields: Sendable, Equatable {
     var gCounters: [String: GCounter] = [:]
     var pnCounters: [String: PNCounter] = [:]
@@ -31,14 +42,23 @@ struct DocumentFields: Sendable, Equatable {
         }
     }
 
-    func delta(since vector: StateVector) -> DocumentFields {
-        DocumentFields(gCounters: Self.delta(gCounters, vector), pnCounters: Self.delta(pnCounters, vector),
-                       registers: Self.delta(registers, vector), sets: Self.delta(sets, vector),
-                       maps: Self.delta(maps, vector), lists: Self.delta(lists, vector), texts: Self.delta(texts, vector))
+    /// Deltas of every field, or only of the fields named in `only`.
+    func delta(since vector: StateVector, only: FieldNames? = nil) -> DocumentFields {
+        DocumentFields(gCounters: Self.delta(gCounters, vector, only?.gCounters), pnCounters: Self.delta(pnCounters, vector, only?.pnCounters),
+                       registers: Self.delta(registers, vector, only?.registers), sets: Self.delta(sets, vector, only?.sets),
+                       maps: Self.delta(maps, vector, only?.maps), lists: Self.delta(lists, vector, only?.lists),
+                       texts: Self.delta(texts, vector, only?.texts))
     }
 
-    private static func delta<T: StateCRDT>(_ fields: [String: T], _ vector: StateVector) -> [String: T] {
+    private static func delta<T: StateCRDT>(_ fields: [String: T], _ vector: StateVector, _ only: Set<String>?) -> [String: T] {
         var result: [String: T] = [:]
+        if let only {
+            for name in only {
+                guard let part = fields[name]?.delta(since: vector), !part.isInitialState else { continue }
+                result[name] = part
+            }
+            return result
+        }
         for (name, state) in fields {
             let part = state.delta(since: vector)
             if !part.isInitialState { result[name] = part }

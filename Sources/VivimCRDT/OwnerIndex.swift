@@ -2,7 +2,7 @@
 /// item that holds it, in O(1). Paged, so memory follows the counters that
 /// actually occur (a forged counter of 2⁶⁰ costs one page, not 2⁶⁰ slots).
 struct OwnerIndex: Sendable {
-    static let pageBits: UInt64 = 10
+    static let pageBits: UInt64 = 8
     static let pageSize = 1 << pageBits
     static let mask: UInt64 = (1 << pageBits) - 1
 

@@ -104,12 +104,10 @@ extension RGASequence {
             appendRun(Run(replica: r, counter: counter, lamport: lamport, length: length, originReplica: originReplica,
                           originCounter: originCounter, isDeleted: deletedFlag == 1, contentStart: contentStart))
         }
-        pendingDeletes = try reader.read()
-        for (replica, ranges) in pendingDeletes.ranges {
-            guard let r = replicaIndices[replica] else { continue }
-            for range in ranges where owners[Int(r)].firstPresent(in: range) != nil {
-                throw CRDTDecodingError.malformed("pending deletion of a present element")
-            }
+        // Deletions of elements that are present are applied (a delta may carry both).
+        let deletions: DotSet = try reader.read()
+        for (replica, ranges) in deletions.ranges {
+            for range in ranges { delete(range, of: replica) }
         }
     }
 }

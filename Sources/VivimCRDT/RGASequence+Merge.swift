@@ -115,6 +115,15 @@ extension RGASequence: StateCRDT {
         }
     }
 
+    /// Replaces the deletions this (delta) state carries by `deletions`,
+    /// applying those of elements it holds.
+    mutating func replaceDeletions(with deletions: DotSet) {
+        pendingDeletes = DotSet()
+        for (replica, ranges) in deletions.ranges {
+            for range in ranges { delete(range, of: replica) }
+        }
+    }
+
     /// Merges another replica's state or a delta of it: integrates the runs
     /// this replica lacks, in the other's document order (an origin always
     /// precedes what was inserted after it), then applies its deletions.

@@ -110,7 +110,7 @@ public struct BinaryReader {
     /// A varint that must fit in `0...limit`.
     public mutating func readInt(max limit: Int) throws(CRDTDecodingError) -> Int {
         let raw = try readVarint()
-        guard raw <= UInt64(limit) else { throw .malformed("value \(raw) exceeds \(limit)") }
+        guard limit >= 0, raw <= UInt64(limit) else { throw .malformed("value \(raw) exceeds \(limit)") }
         return Int(raw)
     }
 

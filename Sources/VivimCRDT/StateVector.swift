@@ -10,6 +10,9 @@ public struct StateVector: Hashable, Sendable, VersionedBinaryCodable, CustomStr
 
     public private(set) var counts: [ReplicaID: UInt64]
 
+    /// Largest count accepted from the wire, far from overflow when a replica adds to it.
+    public static var maxCount: UInt64 { 1 << 62 }
+
     public init(_ counts: [ReplicaID: UInt64] = [:]) {
         self.counts = counts.filter { $0.value > 0 }
     }
@@ -65,8 +68,8 @@ public struct StateVector: Hashable, Sendable, VersionedBinaryCodable, CustomStr
         for _ in 0..<n {
             let replica: ReplicaID = try reader.read()
             let count = try reader.readVarint()
-            guard previous.map({ $0 < replica }) ?? true, count > 0 else {
-                throw CRDTDecodingError.malformed("state vector entries must be sorted, unique and non-zero")
+            guard previous.map({ $0 < replica }) ?? true, count > 0, count <= Self.maxCount else {
+                throw CRDTDecodingError.malformed("state vector entries must be sorted, unique, non-zero and at most 2^62")
             }
             previous = replica
             counts[replica] = count

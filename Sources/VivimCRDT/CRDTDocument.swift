@@ -167,9 +167,8 @@ public struct CRDTDocument: Sendable {
     /// Everything a replica with state vector `vector` lacks (sync step 2):
     /// the operations it has not seen and every deletion.
     public func update(since vector: StateVector) -> CRDTUpdate {
-        var requires = StateVector()
-        for (replica, count) in stateVector.counts { requires[replica] = min(count, vector[replica]) }
-        return CRDTUpdate(document: id, requires: requires, provides: stateVector, fields: fields.delta(since: vector))
+        // The peer has at least `vector`; the delta starts where it and we overlap.
+        CRDTUpdate(document: id, requires: stateVector.intersection(vector), provides: stateVector, fields: fields.delta(since: vector))
     }
 
     /// The local operations made since the previous call, for live

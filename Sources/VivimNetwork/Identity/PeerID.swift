@@ -4,6 +4,12 @@
 /// base58btc encoding of the multihash bytes, `12D3KooW…` for Ed25519.
 public struct PeerID: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
     public let multihash: Multihash
+    /// The peer's position in the Kademlia keyspace, SHA-256 of ``bytes``,
+    /// computed once because DHT routing compares it constantly.
+    public let dhtKey: KadKey
+
+    public static func == (a: PeerID, b: PeerID) -> Bool { a.multihash == b.multihash }
+    public func hash(into hasher: inout Hasher) { hasher.combine(dhtKey.w0) }
 
     /// Longest encoded public key that is inlined with the identity multihash.
     public static let maxInlineKeyLength = 42
@@ -11,6 +17,7 @@ public struct PeerID: Hashable, Sendable, Comparable, CustomStringConvertible, C
     public init(publicKey: PeerPublicKey) {
         let encoded = publicKey.protobufEncoded
         multihash = encoded.count <= Self.maxInlineKeyLength ? .identity(encoded) : .sha256(encoded)
+        dhtKey = KadKey(hashing: multihash.bytes)
     }
 
     /// Parses the binary form (a multihash) received from the network.
@@ -26,6 +33,7 @@ public struct PeerID: Hashable, Sendable, Comparable, CustomStringConvertible, C
             throw .invalidValue("peer id multihash must be identity or sha2-256")
         }
         self.multihash = mh
+        self.dhtKey = KadKey(hashing: mh.bytes)
     }
 
     /// Parses the legacy base58btc text form (`12D3KooW…`, `Qm…`).

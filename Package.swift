@@ -26,15 +26,15 @@ let package = Package(
     ],
     targets: [
         // Domain values and pure logic. No I/O.
-        .target(name: "VivimCore"),
+        .target(name: "VivimCore", exclude: ["README.md"]),
         // DID keys, signatures, capsules, password hashing, share codes. swift-crypto only.
         .target(name: "VivimCrypto", dependencies: [
             "VivimCore",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
-        ]),
+        ], exclude: ["README.md"]),
         // CRDT types, documents, state vectors, deltas, sync core. Pure.
-        .target(name: "VivimCRDT"),
+        .target(name: "VivimCRDT", exclude: ["README.md"]),
         // Master store (PostgreSQL + embedded SQLite), per-user SQLite databases.
         .target(name: "VivimStore", dependencies: [
             "VivimCore", "VivimCrypto",
@@ -42,7 +42,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], exclude: ["README.md"]),
         // Publishing pipeline (issue: pipeline).
         .target(name: "VivimPipeline", dependencies: ["VivimCore", "VivimCrypto", "VivimStore"]),
         // P2P node: libp2p transport, Kademlia, gossipsub, storage. Depends on Core, Crypto, CRDT only.
@@ -84,17 +84,25 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
 
+        // Real databases for tests (PostgreSQL from scripts/test.sh, temporary SQLite files).
+        .target(name: "VivimTestSupport", dependencies: [
+            "VivimStore",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         .testTarget(name: "VivimCoreTests", dependencies: ["VivimCore", "VivimCrypto"]),
         .testTarget(name: "VivimCRDTTests", dependencies: ["VivimCRDT"]),
         .testTarget(name: "VivimStoreTests", dependencies: [
-            "VivimStore", "VivimCore", "VivimCrypto",
+            "VivimStore", "VivimCore", "VivimCrypto", "VivimTestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
         .testTarget(name: "VivimNetworkTests", dependencies: ["VivimNetwork"]),
         .testTarget(name: "VivimServerTests", dependencies: [
-            "VivimServer", "VivimClient", "VivimStore",
-            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            "VivimServer", "VivimClient", "VivimStore", "VivimCore", "VivimCrypto", "VivimTestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]
 )

@@ -17,7 +17,7 @@ public struct ServerServices: Sendable {
     let circles: CircleService
     let audit: AuditTrail
     let metrics: ServerMetrics
-    /// Long-running services the master store needs (PostgreSQL's connection pool).
+    /// Services that run beside the HTTP server (the PostgreSQL pool shutdown).
     let backgroundServices: [any Service]
 }
 
@@ -48,29 +48,23 @@ public struct VivimServerApp: Sendable {
         } else if let url = configuration.masterDatabaseURL {
             let postgres = try PostgresMasterStore(url: url, logger: logger)
             master = postgres
-            background.append(postgres.client)
+            background.append(PostgresShutdown(store: postgres))
         } else {
             master = try SQLiteMasterStore(path: (configuration.dataDirectory as NSString).appendingPathComponent("master.sqlite"))
         }
-        if let postgres = master as? PostgresMasterStore, injectedMaster == nil {
-            // Migrations need the pool running; it runs here until the service group takes over.
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await postgres.run() }
-                try await postgres.migrate()
-                group.cancelAll()
-            }
-        } else {
+        do {
             try await master.migrate()
+            return try await make(configuration: configuration, clock: clock, master: master, background: background, logger: logger)
+        } catch {
+            if let postgres = master as? PostgresMasterStore, injectedMaster == nil { await postgres.shutdown() }
+            throw error
         }
-        return try await make(configuration: configuration, clock: clock, master: master, background: background, logger: logger)
     }
 
     static func make(configuration: ServerConfiguration, clock: any WallClock, master: any MasterStore,
                      background: [any Service], logger: Logger) async throws -> VivimServerApp {
         let userDatabases = try UserDatabaseManager(dataDirectory: configuration.dataDirectory, capacity: configuration.userDatabaseCacheSize)
-        let signingKey = try await runningPool(background) {
-            try await master.serverSigningKey(candidate: TokenService.candidateKey(at: clock.now))
-        }
+        let signingKey = try await master.serverSigningKey(candidate: TokenService.candidateKey(at: clock.now))
         let tokens = try await TokenService(signingKey: signingKey, issuer: configuration.effectiveIssuer)
         let audit = AuditTrail(master: master, clock: clock, logger: logger)
         let auth = AuthService(master: master, userDatabases: userDatabases, tokens: tokens, audit: audit, clock: clock,
@@ -80,17 +74,6 @@ public struct VivimServerApp: Sendable {
                                       circles: circles, audit: audit, metrics: ServerMetrics(registry: PrometheusCollectorRegistry()),
                                       backgroundServices: background)
         return VivimServerApp(configuration: configuration, services: services, logger: logger)
-    }
-
-    /// Runs `body` while the given services (a PostgreSQL pool) run.
-    static func runningPool<T: Sendable>(_ services: [any Service], _ body: @Sendable () async throws -> T) async throws -> T {
-        guard !services.isEmpty else { return try await body() }
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            for service in services { group.addTask { try await service.run(); return nil } }
-            let result = try await body()
-            group.cancelAll()
-            return result
-        }
     }
 
     /// The router with every route, and the list of routes it serves.
@@ -117,6 +100,15 @@ public struct VivimServerApp: Sendable {
         app.addServices(services.backgroundServices)
         app.addServices(UserDatabaseJanitor(manager: services.userDatabases))
         return app
+    }
+}
+
+/// Shuts the PostgreSQL pool down when the server stops.
+struct PostgresShutdown: Service {
+    let store: PostgresMasterStore
+    func run() async throws {
+        try? await gracefulShutdown()
+        await store.shutdown()
     }
 }
 

@@ -2,20 +2,35 @@ import Foundation
 import Logging
 import NIOSSL
 import PostgresNIO
+import Synchronization
 import VivimCore
 
 /// The production master store on PostgreSQL (postgres-nio's pooled `PostgresClient`).
 ///
-/// The client's connection pool runs in `run()`, which the owner of this store must keep
-/// running (the server adds it to its service group) for as long as the store is used.
+/// The store owns its connection pool: `init` starts it (a `PostgresClient` may run only
+/// once) and `shutdown()` stops it after the last query. The server calls `shutdown()`
+/// when its service group shuts down gracefully.
 public final class PostgresMasterStore: MasterStore {
     public let client: PostgresClient
     let logger: Logger
+    private let pool: Mutex<Task<Void, Never>?>
     public var backendName: String { "postgresql" }
 
     public init(configuration: PostgresClient.Configuration, logger: Logger = Logger(label: "vivim.master.postgres")) {
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
         self.logger = logger
+        self.pool = Mutex(Task { await client.run() })
+    }
+
+    /// Stops the connection pool; in-flight queries finish or fail first.
+    public func shutdown() async {
+        let task = pool.withLock { task in
+            defer { task = nil }
+            return task
+        }
+        task?.cancel()
+        await task?.value
     }
 
     /// `postgres://user:password@host:port/database?sslmode=disable|prefer|require`.
@@ -40,9 +55,6 @@ public final class PostgresMasterStore: MasterStore {
         configuration.options.maximumConnections = 20
         return configuration
     }
-
-    /// Runs the connection pool until the calling task is cancelled.
-    public func run() async { await client.run() }
 
     public func migrate() async throws {
         try await client.withTransaction(logger: logger) { connection in
@@ -401,11 +413,13 @@ public final class PostgresMasterStore: MasterStore {
     func mapped<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as PSQLError {
-            switch error.serverInfo?[.sqlState] {
+        } catch {
+            // Errors inside a transaction arrive wrapped.
+            let cause = (error as? PostgresTransactionError)?.closureError ?? error
+            switch (cause as? PSQLError)?.serverInfo?[.sqlState] {
             case "23505": throw VivimError.conflict("already exists")
             case "23503": throw VivimError.notFound("a referenced record does not exist")
-            default: throw error
+            default: throw cause is VivimError ? cause : error
             }
         }
     }

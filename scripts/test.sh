@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: installs what the tests need (Debian
+# packages, Python packages), starts a throwaway PostgreSQL on a free loopback port,
+# builds, runs every test against it, and stops it again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '== %s\n' "$*"; }
+
+# 1. System packages.
+need=()
+dpkg -s libsqlite3-dev >/dev/null 2>&1 || need+=(libsqlite3-dev)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# 2. Python packages for the outside-client and interop tests.
+python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install -q cryptography
+if [ -f scripts/python-requirements.txt ]; then
+  python3 -m pip install -q -r scripts/python-requirements.txt
+fi
+
+# 3. A throwaway PostgreSQL on 127.0.0.1, as the postgres user (it refuses root).
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+PG_DIR=$(mktemp -d /tmp/vivim-pg.XXXXXX)
+PG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+if [ "$(id -u)" -eq 0 ]; then
+  chown postgres:postgres "$PG_DIR"
+  AS_PG=(runuser -u postgres --)
+else
+  AS_PG=()
+fi
+cleanup() {
+  "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
+}
+trap cleanup EXIT
+log "starting PostgreSQL ($("$PG_BIN/postgres" --version)) on 127.0.0.1:$PG_PORT"
+"${AS_PG[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 >/dev/null
+"${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w \
+  -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+"$PG_BIN/pg_isready" -h 127.0.0.1 -p "$PG_PORT" -t 30 >/dev/null
+export VIVIM_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+
+# 4. Build once (the executable too: the crash-safety test runs it), then test.
+log "building"
+swift build --build-tests
+log "tests against the real PostgreSQL server"
+swift test --skip-build --filter PostgreSQL 2>&1 | tee "$PG_DIR/pg-tests.log"
+pg_count=$(grep -cE '^.?[✔] Test ' "$PG_DIR/pg-tests.log" || true)
+log "all other tests"
+swift test --skip-build --skip PostgreSQL
+log "PostgreSQL-backed tests that ran and passed on the real server: $pg_count"

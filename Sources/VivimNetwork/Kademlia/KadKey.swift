@@ -45,7 +45,10 @@ public struct KadKey: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 
     public static func < (a: KadKey, b: KadKey) -> Bool {
-        (a.w0, a.w1, a.w2, a.w3) < (b.w0, b.w1, b.w2, b.w3)
+        if a.w0 != b.w0 { return a.w0 < b.w0 }
+        if a.w1 != b.w1 { return a.w1 < b.w1 }
+        if a.w2 != b.w2 { return a.w2 < b.w2 }
+        return a.w3 < b.w3
     }
 
     /// A random key whose distance from `self` has exactly `commonPrefix` leading zero bits

@@ -78,11 +78,17 @@ public struct RoutingTable: Sendable {
 
     /// The `count` known peers closest to `target`, nearest first.
     public func closest(to target: KadKey, count: Int) -> [Entry] {
-        var all: [(KadKey, Entry)] = []
-        all.reserveCapacity(self.count)
-        for bucket in buckets { for e in bucket { all.append((e.key.distance(to: target), e)) } }
-        all.sort { $0.0 < $1.0 }
-        return all.prefix(count).map(\.1)
+        // Scores are plain values (no reference counting), so sorting them is cheap.
+        struct Scored { let distance: KadKey; let bucket: Int32; let slot: Int32 }
+        var scored: [Scored] = []
+        scored.reserveCapacity(self.count)
+        for b in 0..<buckets.count where !buckets[b].isEmpty {
+            for i in 0..<buckets[b].count {
+                scored.append(Scored(distance: buckets[b][i].key.distance(to: target), bucket: Int32(b), slot: Int32(i)))
+            }
+        }
+        scored.sort { $0.distance < $1.distance }
+        return scored.prefix(count).map { buckets[Int($0.bucket)][Int($0.slot)] }
     }
 
     /// Indices of non-empty-range buckets not refreshed since `cutoff`, up to the deepest used bucket.

@@ -223,19 +223,20 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
 /// A binary min-heap of timed events; ties keep insertion order (determinism).
 struct EventQueue<Element: Sendable>: Sendable {
-    private var heap: [(time: NetworkInstant, seq: UInt64, element: Element)] = []
+    struct Item: Sendable { let time: NetworkInstant; let seq: UInt64; let element: Element }
+    private var heap: [Item] = []
     private var seq: UInt64 = 0
 
     var isEmpty: Bool { heap.isEmpty }
     func peekTime() -> NetworkInstant? { heap.first?.time }
 
-    private static func less(_ a: (time: NetworkInstant, seq: UInt64, element: Element), _ b: (time: NetworkInstant, seq: UInt64, element: Element)) -> Bool {
+    private static func less(_ a: Item, _ b: Item) -> Bool {
         a.time < b.time || (a.time == b.time && a.seq < b.seq)
     }
 
     mutating func push(_ time: NetworkInstant, _ element: Element) {
         seq += 1
-        heap.append((time, seq, element))
+        heap.append(Item(time: time, seq: seq, element: element))
         var i = heap.count - 1
         while i > 0 {
             let parent = (i - 1) / 2

@@ -1,0 +1,27 @@
+// swift-tools-version:6.2
+// libFuzzer harness for VivimNetwork's decoders (issue 5: "every decoder is fuzzed").
+// Build and run (Linux, from this folder):
+//   swift build -c debug -Xswiftc -sanitize=fuzzer,address --product FuzzDecoders
+//   FUZZ_TARGET=kad .build/debug/FuzzDecoders corpus/kad -max_total_time=60
+import PackageDescription
+
+let package = Package(
+    name: "vivim-network-fuzz",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+    ],
+    targets: [
+        // Symlink to ../Sources/VivimNetwork, so the fuzzed code is the shipped code.
+        .target(name: "VivimNetwork", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "FuzzDecoders", dependencies: ["VivimNetwork"],
+                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+    ]
+)

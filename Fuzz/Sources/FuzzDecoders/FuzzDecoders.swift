@@ -1,0 +1,37 @@
+import VivimNetwork
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The decoder selected by `FUZZ_TARGET` (default: all of them on every input).
+nonisolated(unsafe) let target: String = getenv("FUZZ_TARGET").map { String(cString: $0) } ?? "all"
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    let all = target == "all"
+    if all || target == "kad" { _ = try? KadMessage(decoding: bytes) }
+    if all || target == "identify" { _ = try? IdentifyMessage(stream: bytes) }
+    if all || target == "noise-payload" { _ = try? NoiseHandshakePayload(decoding: bytes) }
+    if all || target == "multiaddr" { _ = try? Multiaddr(bytes: bytes); _ = try? Multiaddr(String(decoding: bytes, as: UTF8.self)) }
+    if all || target == "peerid" { _ = try? PeerID(bytes: bytes); _ = try? PeerPublicKey(protobuf: bytes) }
+    if all || target == "multistream" {
+        var m = MultistreamSelect(role: .responder(supported: ["/noise"]))
+        _ = try? m.receive(bytes)
+    }
+    if all || target == "yamux" {
+        var s = YamuxSession(role: .server)
+        _ = try? s.receive(bytes)
+    }
+    if all || target == "connection" {
+        var c = SecureConnection(role: .listener, identity: fuzzIdentity)
+        c.start()
+        _ = try? c.receive(bytes)
+    }
+    return 0
+}
+
+let fuzzIdentity = try! PeerKeyPair(seed: [UInt8](repeating: 7, count: 32))

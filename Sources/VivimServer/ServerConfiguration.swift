@@ -18,10 +18,9 @@ public struct ServerConfiguration: Sendable {
     public var importBodyLimit = 16 << 20
     /// Open per-user database handles kept at most.
     public var userDatabaseCacheSize = 256
-    /// `iss` of issued tokens; defaults to the server's URL.
+    /// `iss` of issued tokens. Defaults to the server's own DID (the `did:vivim` of its
+    /// token key), which stays the same whatever port or instance answers.
     public var issuer: String?
 
     public init() {}
-
-    public var effectiveIssuer: String { issuer ?? "http://\(host):\(port)" }
 }

@@ -65,7 +65,7 @@ public struct VivimServerApp: Sendable {
                      background: [any Service], logger: Logger) async throws -> VivimServerApp {
         let userDatabases = try UserDatabaseManager(dataDirectory: configuration.dataDirectory, capacity: configuration.userDatabaseCacheSize)
         let signingKey = try await master.serverSigningKey(candidate: TokenService.candidateKey(at: clock.now))
-        let tokens = try await TokenService(signingKey: signingKey, issuer: configuration.effectiveIssuer)
+        let tokens = try await TokenService(signingKey: signingKey, issuer: configuration.issuer)
         let audit = AuditTrail(master: master, clock: clock, logger: logger)
         let auth = AuthService(master: master, userDatabases: userDatabases, tokens: tokens, audit: audit, clock: clock,
                                tokenLifetime: configuration.tokenLifetime)

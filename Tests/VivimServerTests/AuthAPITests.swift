@@ -17,11 +17,13 @@ enum AuthAPI {
             let claims = try JSONDecoder().decode(JSONValue.self, from: Data(Base64URL.decode(parts[1]) ?? []))
             #expect(header["alg"]?.string == "EdDSA")
             #expect(claims["sub"]?.string == alice.did.description)
-            #expect(claims["iss"]?.string == harness.baseURL)
+            // The issuer is the server's own DID: its key is the JWKS key.
+            let issuer = try DID(parsing: claims["iss"]?.string ?? "")
             let jwks = try await harness.anonymous.send(.GET, "/.well-known/jwks.json").data
             let key = try #require(jwks["keys"]?.array?.first { $0["kid"] == header["kid"] })
             let publicKey = try Curve25519.Signing.PublicKey(rawRepresentation: Base64URL.decode(key["x"]?.string ?? "") ?? [])
             #expect(publicKey.isValidSignature(Base64URL.decode(parts[2]) ?? [], for: Array("\(parts[0]).\(parts[1])".utf8)))
+            #expect(Array(publicKey.rawRepresentation) == issuer.publicKey)
 
             let me = try await alice.client.send(.GET, "/api/v1/users/me").data
             #expect(me["did"]?.string == alice.did.description)

@@ -96,18 +96,19 @@ enum ErrorResponder {
             return error
         case let error as DecodingError:
             return decodingError(error)
-        case let error as HTTPError:
+        case let error as any HTTPResponseError:
+            // Hummingbird's own errors (no route, body too large, …) keep their meaning.
+            let message = (error as? HTTPError)?.body
             switch error.status.code {
-            case 400: return .validation(error.body ?? "bad request")
-            case 401: return .unauthorized(error.body ?? "authentication required")
-            case 403: return .forbidden(error.body ?? "forbidden")
+            case 400: return .validation(message ?? "bad request")
+            case 401: return .unauthorized(message ?? "authentication required")
+            case 403: return .forbidden(message ?? "forbidden")
             case 404: return .notFound("no such route")
             case 405: return VivimError(.notFound, "method not allowed on this route")
             case 413: return VivimError(.payloadTooLarge, "request body is too large")
-            case 415: return .validation("unsupported media type")
             case 429: return VivimError(.rateLimited, "too many requests")
-            case 500..<600: return VivimError(.serviceUnavailable, error.body ?? "service unavailable")
-            default: return .validation(error.body ?? "bad request")
+            case 500..<600: return VivimError(.serviceUnavailable, message ?? "service unavailable")
+            default: return .validation(message ?? "bad request")
             }
         default:
             return VivimError(.internalError, "internal error")

@@ -10,7 +10,7 @@ extension Request {
         let buffer: ByteBuffer
         do {
             buffer = try await body.body.collect(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw VivimError(.payloadTooLarge, "request body is larger than \(limit) bytes")
         }
         guard buffer.readableBytes > 0 else { throw VivimError.validation("request body is required") }

@@ -27,11 +27,30 @@ struct PatchCircleRequest: Decodable {
         icon = container.contains(.icon) ? .some(try container.decodeIfPresent(String.self, forKey: .icon)) : nil
         isPrivate = try container.decodeIfPresent(Bool.self, forKey: .isPrivate)
         defaultPermissions = try container.decodeIfPresent(Permissions.self, forKey: .defaultPermissions)
+        guard !container.allKeys.isEmpty else {
+            throw VivimError.validation("nothing to change: send name, description, icon, isPrivate or defaultPermissions")
+        }
     }
 }
 
 struct AddMemberRequest: Decodable { var did: String; var role: String?; var canInvite: Bool?; var canShare: Bool? }
-struct PatchMemberRequest: Decodable { var role: String?; var canInvite: Bool?; var canShare: Bool? }
+
+struct PatchMemberRequest: Decodable {
+    var role: String?
+    var canInvite: Bool?
+    var canShare: Bool?
+
+    enum CodingKeys: String, CodingKey { case role, canInvite, canShare }
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        role = try container.decodeIfPresent(String.self, forKey: .role)
+        canInvite = try container.decodeIfPresent(Bool.self, forKey: .canInvite)
+        canShare = try container.decodeIfPresent(Bool.self, forKey: .canShare)
+        guard role != nil || canInvite != nil || canShare != nil else {
+            throw VivimError.validation("nothing to change: send role, canInvite or canShare")
+        }
+    }
+}
 
 struct CircleView: Encodable {
     var id: String

@@ -9,7 +9,17 @@ struct RotateKeyRequest: Decodable {
     var proof: String
 }
 
-struct UpdateProfileRequest: Decodable { var displayName: String? }
+/// A PATCH of the profile: an absent key leaves the field alone, `null` clears it.
+struct UpdateProfileRequest: Decodable {
+    var displayName: String??
+
+    enum CodingKeys: String, CodingKey { case displayName }
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        guard container.contains(.displayName) else { throw VivimError.validation("nothing to change: send displayName") }
+        displayName = .some(try container.decodeIfPresent(String.self, forKey: .displayName))
+    }
+}
 
 extension VivimServerApp {
     func addUserRoutes(_ routes: RouteBuilder) {
@@ -24,7 +34,7 @@ extension VivimServerApp {
         routes.add(.patch, "/api/v1/users/me") { request, context in
             let caller = try context.requireCaller()
             let body = try await request.decodeJSON(as: UpdateProfileRequest.self, limit: limit)
-            try await master.updateDisplayName(of: caller.did, to: try optionalName(body.displayName, field: "displayName"), at: clock.now)
+            try await master.updateDisplayName(of: caller.did, to: try optionalName(body.displayName ?? nil, field: "displayName"), at: clock.now)
             guard let user = try await master.user(caller.did) else { throw VivimError.notFound("user not found") }
             return try context.respond(UserView(user, includePrivate: true))
         }

@@ -25,13 +25,14 @@ final class TokenService: Sendable {
     let publicKey: [UInt8]
     let issuer: String
 
-    init(signingKey: ServerSigningKey, issuer: String) async throws {
+    /// - Parameter issuer: `iss` of issued tokens; nil uses the server's DID.
+    init(signingKey: ServerSigningKey, issuer: String?) async throws {
         let privateKey = try Curve25519.Signing.PrivateKey(rawRepresentation: signingKey.seed)
         keys = JWTKeyCollection()
         await keys.add(eddsa: EdDSA.PrivateKey(backing: privateKey), kid: JWKIdentifier(string: signingKey.kid))
         kid = signingKey.kid
         publicKey = Array(privateKey.publicKey.rawRepresentation)
-        self.issuer = issuer
+        self.issuer = issuer ?? SigningIdentity(privateKey: privateKey).did.description
     }
 
     /// A fresh random server key (used only if the master store has none yet).

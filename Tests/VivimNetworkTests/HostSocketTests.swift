@@ -78,6 +78,25 @@ import Testing
         await a.shutdown(); await b.shutdown()
     }
 
+    @Test func forgetsStreamsOnceBothSidesAreDone() async throws {
+        let a = Self.makeHost(), b = Self.makeHost()
+        let conn = try await a.dial(try await b.listen())
+        for _ in 0..<10 {
+            _ = try await conn.ping()
+            _ = try await conn.identify()
+        }
+        let back = try #require(b.connections(to: a.peerID).first)
+        var tracked = (a: (buffers: -1, yamux: -1), b: (buffers: -1, yamux: -1))
+        for _ in 0..<100 {
+            tracked = (try await conn.trackedStreams(), try await back.trackedStreams())
+            if tracked.a == (0, 0) && tracked.b == (0, 0) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(tracked.a == (0, 0), "dialer still tracks \(tracked.a)")
+        #expect(tracked.b == (0, 0), "listener still tracks \(tracked.b)")
+        await a.shutdown(); await b.shutdown()
+    }
+
     @Test func refusesAnUnsupportedProtocol() async throws {
         let a = Self.makeHost(), b = Self.makeHost()
         let conn = try await a.dial(try await b.listen())

@@ -17,6 +17,10 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         var error: P2PError?
         var reader: EventLoopPromise<[UInt8]?>?
         var writeWaiters: [EventLoopPromise<Void>] = []
+        /// Both directions are closed at the yamux level.
+        var finished = false
+        /// The application closed the stream and will not read again: data is dropped.
+        var discarding = false
     }
 
     /// Above this many unsent bytes on a stream, writers wait for window credit.
@@ -111,6 +115,10 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
         case .data(let id, let bytes):
             guard var s = streams[id] else { return }
+            if s.discarding {
+                _ = try? machine.withSession { $0.consumed(id, count: bytes.count) }
+                return
+            }
             if let reader = s.reader {
                 s.reader = nil
                 streams[id] = s
@@ -121,17 +129,20 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
         case .remoteClosed(let id):
             guard var s = streams[id] else { return }
+            if s.discarding { return }
             s.eof = true
             if s.chunks.isEmpty, let reader = s.reader { s.reader = nil; reader.succeed(nil) }
             streams[id] = s
         case .reset(let id):
             guard var s = streams[id] else { return }
+            if s.discarding { streams[id] = nil; return }
             s.error = .streamReset
             s.reader?.fail(P2PError.streamReset); s.reader = nil
             s.writeWaiters.forEach { $0.fail(P2PError.streamReset) }; s.writeWaiters = []
             streams[id] = s
-        case .streamFinished:
-            break  // the receive buffer stays until the reader has drained it
+        case .streamFinished(let id):
+            // The receive buffer stays until the reader has drained it.
+            if streams[id]?.discarding == true { streams[id] = nil } else { streams[id]?.finished = true }
         case .writable(let id):
             guard var s = streams[id] else { return }
             let waiters = s.writeWaiters
@@ -205,8 +216,14 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             flush()
             return eventLoop.makeSucceededFuture(bytes)
         }
-        if s.eof { return eventLoop.makeSucceededFuture(nil) }
-        if let error = s.error { return eventLoop.makeFailedFuture(error) }
+        if s.eof {
+            if s.finished { streams[id] = nil }  // fully closed and drained: forget it
+            return eventLoop.makeSucceededFuture(nil)
+        }
+        if let error = s.error {
+            streams[id] = nil
+            return eventLoop.makeFailedFuture(error)
+        }
         guard s.reader == nil else { return eventLoop.makeFailedFuture(P2PError.concurrentRead) }
         let promise = eventLoop.makePromise(of: [UInt8]?.self)
         s.reader = promise
@@ -255,9 +272,21 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         flush()
     }
 
-    /// Releases the receive buffer of a stream the application is done with.
-    func release(_ id: UInt32) {
-        if let s = streams[id], s.eof || s.error != nil { streams[id] = nil }
+    /// Half-closes and stops reading: later data is dropped (window credit is
+    /// still returned) and the stream is forgotten once the peer closes too.
+    func close(_ id: UInt32) {
+        guard var s = streams[id] else { return }
+        s.discarding = true
+        s.chunks = []
+        s.unread = []
+        s.reader?.succeed(nil)
+        s.reader = nil
+        if s.eof && s.finished || s.error != nil {
+            streams[id] = nil
+        } else {
+            streams[id] = s
+        }
+        closeWrite(id)
     }
 
     func ping(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
@@ -269,6 +298,11 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         _ = try? machine.withSession { $0.ping(id) }
         flush()
         return promise.futureResult
+    }
+
+    /// Streams with state in this handler and in its yamux session (for leak checks).
+    func trackedStreams() -> (buffers: Int, yamux: Int) {
+        (streams.count, (try? machine.withSession { $0.openStreamCount }) ?? 0)
     }
 
     func goAway() {

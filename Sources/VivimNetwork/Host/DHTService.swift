@@ -165,15 +165,23 @@ public actor DHTService {
             connection = try await host.dial(addr.withoutPeerID.appending(.p2p(peer)))
         }
         let stream = try await connection.openStream(KadMessage.protocolID)
-        defer { stream.reset() }
-        try await stream.write(VarintFrame.encode(message.encoded))
-        guard expectResponse else {
-            stream.closeWrite()
-            return nil
+        do {
+            try await stream.write(VarintFrame.encode(message.encoded))
+            guard expectResponse else {
+                stream.close()
+                return nil
+            }
+            var reader = StreamReader(stream)
+            guard let frame = try await reader.readFrame(maxLength: KadMessage.maxLength) else { throw P2PError.unexpectedEOF }
+            stream.close()
+            return try Self.checked(KadMessage(decoding: frame), answering: message)
+        } catch {
+            stream.reset()
+            throw error
         }
-        var reader = StreamReader(stream)
-        guard let frame = try await reader.readFrame(maxLength: KadMessage.maxLength) else { throw P2PError.unexpectedEOF }
-        let response = try KadMessage(decoding: frame)
+    }
+
+    private static func checked(_ response: KadMessage, answering message: KadMessage) throws -> KadMessage {
         guard response.type == message.type else { throw P2PError.protocolError("kad response type mismatch") }
         return response
     }

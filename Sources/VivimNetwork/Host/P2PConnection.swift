@@ -59,10 +59,16 @@ public struct P2PConnection: Sendable {
 
     public var isActive: Bool { channel.isActive }
 
+    /// Streams this connection still holds state for (receive buffers, yamux entries).
+    func trackedStreams() async throws -> (buffers: Int, yamux: Int) {
+        let handler = self.handler
+        return try await eventLoop.submit { handler.value.trackedStreams() }.get()
+    }
+
     /// Runs `/ipfs/ping/1.0.0` once; returns the round trip time.
     public func ping() async throws -> Duration {
         let stream = try await openStream(PingProtocol.protocolID)
-        defer { stream.reset() }
+        defer { stream.close() }
         var payload = [UInt8](repeating: 0, count: PingProtocol.payloadLength)
         var rng = SystemRandomNumberGenerator()
         for i in payload.indices { payload[i] = UInt8.random(in: .min ... .max, using: &rng) }
@@ -79,7 +85,7 @@ public struct P2PConnection: Sendable {
         let stream = try await openStream(IdentifyMessage.protocolID)
         var reader = StreamReader(stream)
         let bytes = try await reader.readToEnd(maxLength: IdentifyMessage.maxLength + 4)
-        stream.release()
+        stream.close()
         let message = try IdentifyMessage(stream: bytes)
         if let key = message.publicKey, !remotePeer.matches(key) {
             throw P2PError.peerMismatch(expected: remotePeer, actual: key.peerID)
@@ -121,10 +127,11 @@ public struct P2PStream: Sendable {
         connection.eventLoop.execute { handler.value.reset(id) }
     }
 
-    /// Frees buffered state after end-of-stream has been read.
-    public func release() {
+    /// Closes the stream when done with it: half-closes the write side and
+    /// discards whatever the peer still sends (use ``closeWrite()`` to keep reading).
+    public func close() {
         let handler = self.handler, id = self.id
-        connection.eventLoop.execute { handler.value.release(id) }
+        connection.eventLoop.execute { handler.value.close(id) }
     }
 
     func unread(_ bytes: [UInt8]) {

@@ -7,6 +7,8 @@ import Synchronization
 /// ``SecureConnection`` (multistream-select, Noise, yamux), dispatches inbound
 /// streams to registered protocol handlers, and serves identify and ping.
 public final class P2PHost: Sendable {
+    /// Serves one inbound stream. When it returns the host closes the stream;
+    /// when it throws the host resets it.
     public typealias StreamHandler = @Sendable (P2PStream) async throws -> Void
 
     public struct Configuration: Sendable {
@@ -183,6 +185,8 @@ public final class P2PHost: Sendable {
                 timer.cancel()
                 guard let handler = self.state.withLock({ $0.handlers[negotiated.protocolID ?? ""] }) else { return }
                 try await handler(negotiated)
+                // Handlers may leave the stream open; once they return, it is done.
+                negotiated.close()
             } catch {
                 self.logger.trace("inbound stream ended", metadata: ["error": "\(error)"])
                 stream.reset()

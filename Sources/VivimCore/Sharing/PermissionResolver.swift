@@ -51,6 +51,13 @@ public struct PermissionCheck: Sendable, Equatable, Codable {
     /// When the last grant of this permission ends; nil if a grant has no end (or for the owner).
     public var expiresAt: Date?
     public var reason: AccessDenial?
+
+    public init(allowed: Bool, permission: Permission, expiresAt: Date?, reason: AccessDenial?) {
+        self.allowed = allowed
+        self.permission = permission
+        self.expiresAt = expiresAt
+        self.reason = reason
+    }
 }
 
 /// One intent's contribution to the asker's permissions.
@@ -61,6 +68,13 @@ public struct PermissionGrant: Sendable, Equatable, Codable {
     public var expiresAt: Date?
     /// What the intent would grant without moderation.
     public var requested: Permissions
+
+    public init(intentID: IntentID, permissions: Permissions, expiresAt: Date?, requested: Permissions) {
+        self.intentID = intentID
+        self.permissions = permissions
+        self.expiresAt = expiresAt
+        self.requested = requested
+    }
 }
 
 /// The answer of `GET /permissions/:contentId/effective` (SPEC §5.4): the union over grants.

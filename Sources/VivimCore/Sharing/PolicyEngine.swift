@@ -86,6 +86,14 @@ public struct PolicyResult: Sendable, Equatable, Codable {
     public var outcome: PolicyOutcome
     public var reason: String?
     public var field: String?
+
+    public init(policy: PolicyKind, rule: String, outcome: PolicyOutcome, reason: String? = nil, field: String? = nil) {
+        self.policy = policy
+        self.rule = rule
+        self.outcome = outcome
+        self.reason = reason
+        self.field = field
+    }
 }
 
 /// A change that would make a refused intent acceptable.
@@ -93,6 +101,12 @@ public struct RequiredModification: Sendable, Equatable, Codable {
     public var field: String
     public var action: String
     public var reason: String
+
+    public init(field: String, action: String, reason: String) {
+        self.field = field
+        self.action = action
+        self.reason = reason
+    }
 }
 
 /// Notes that do not refuse but that the service acts on.

@@ -316,6 +316,24 @@ def open_case(bundle, how):
     return decrypt(bundle, nonce, ciphertext, content_key)
 
 
+def self_test():
+    """This file's X-Wing against the draft's own test vectors, before trusting it on bundles."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "xwing-draft-vectors.json")
+    with open(path) as handle:
+        vectors = json.load(handle)["vectors"]
+    explain, globals()["EXPLAIN"] = EXPLAIN, False
+    try:
+        for vector in vectors:
+            seed = bytes.fromhex(vector["sk"])
+            if xwing_expand(seed)[2] != bytes.fromhex(vector["pk"]):
+                raise SystemExit("self-test: X-Wing public key differs from the draft's vector")
+            if xwing_decapsulate(seed, bytes.fromhex(vector["ct"])) != bytes.fromhex(vector["ss"]):
+                raise SystemExit("self-test: X-Wing shared secret differs from the draft's vector")
+    finally:
+        globals()["EXPLAIN"] = explain
+    print(f"self-test: X-Wing matches {len(vectors)} draft-connolly-cfrg-xwing-kem-06 vectors")
+
+
 def main(argv):
     global EXPLAIN
     args = [a for a in argv[1:] if a != "--explain"]
@@ -324,6 +342,7 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     directory = args[0]
+    self_test()
     with open(os.path.join(directory, "manifest.json")) as handle:
         cases = json.load(handle)["cases"]
     failures = 0

@@ -30,6 +30,13 @@ public struct ScheduledTransition: Sendable, Equatable {
     public var dueAt: Date
     public var cause: TransitionCause
 
+    public init(key: TransitionKey, from: IntentStatus, dueAt: Date, cause: TransitionCause) {
+        self.key = key
+        self.from = from
+        self.dueAt = dueAt
+        self.cause = cause
+    }
+
     /// Position in the scheduler's order: due time, then intent id, then version.
     public var cursor: SchedulerCursor { SchedulerCursor(dueAt: dueAt, intentID: key.intentID, version: key.version) }
 }

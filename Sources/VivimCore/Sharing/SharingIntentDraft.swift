@@ -209,7 +209,7 @@ extension SharingIntentDraft {
 
     func parse(actor: DID, log: inout IssueLog) -> ParsedIntentDraft? {
         let intentType = intentType.flatMap { text in log.attempt("intentType") { () throws(VivimError) in try IntentType(parsing: text, field: "intentType") } } ?? .share
-        let owner = ownerDid.flatMap { text in log.attempt("ownerDid") { () throws(VivimError) in try DID(parsing: text, field: "ownerDid") } } ?? actor
+        let owner = ownerDid.flatMap { text in log.attempt("ownerDid") { () throws(VivimError) in try parseDID(text, field: "ownerDid") } } ?? actor
         let content = parseContent(log: &log)
         let audience = parseAudience(log: &log)
         let permissions = parsePermissions()
@@ -490,7 +490,7 @@ extension SharingIntentDraft {
         var seen = Set<DID>(), result: [DID] = []
         for (index, text) in raw.enumerated() {
             let path = "\(field)[\(index)]"
-            guard let did = log.attempt(path, { () throws(VivimError) in try DID(parsing: text, field: path) }) else { continue }
+            guard let did = log.attempt(path, { () throws(VivimError) in try parseDID(text, field: path) }) else { continue }
             if seen.insert(did).inserted { result.append(did) } else { log.warning(path, .duplicate, "duplicate entry dropped") }
         }
         return result
@@ -579,13 +579,11 @@ enum LanguageTag {
     private static func isLetter(_ byte: UInt8) -> Bool { (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) }
 }
 
-extension DID {
-    /// Parses a DID, reporting problems at `field` (such as `audience.userDids[2]`).
-    init(parsing text: String, field: String) throws(VivimError) {
-        do {
-            self = try DID(parsing: text)
-        } catch {
-            throw .validation(error.message, field: field)
-        }
+/// Parses a DID, reporting problems at `field` (such as `audience.userDids[2]`).
+func parseDID(_ text: String, field: String) throws(VivimError) -> DID {
+    do {
+        return try DID(parsing: text)
+    } catch {
+        throw .validation(error.message, field: field)
     }
 }

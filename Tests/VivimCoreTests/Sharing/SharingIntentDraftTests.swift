@@ -196,3 +196,22 @@ import VivimCore
         #expect(draft.updating(widened, at: SharingFixtures.epoch).signingPayload() != draft.signingPayload())
     }
 }
+
+@Suite struct WireEnumTests {
+    @Test func decodingAcceptsAnyCaseAndEncodingIsCanonical() throws {
+        let decoded = try JSONDecoder().decode([ContentType].self, from: Data(#"["conversation", "Acu", "NOTEBOOK"]"#.utf8))
+        #expect(decoded == [.conversation, .acu, .notebook])
+        #expect(String(decoding: try JSONEncoder().encode(decoded), as: UTF8.self) == #"["CONVERSATION","ACU","NOTEBOOK"]"#)
+        #expect(String(decoding: try JSONEncoder().encode([ExpirationType.access]), as: UTF8.self) == #"["access"]"#)
+        #expect(throws: (any Error).self) { try JSONDecoder().decode([AudienceType].self, from: Data(#"["everyone"]"#.utf8)) }
+    }
+
+    @Test func permissionAlgebra() {
+        let a = Permissions(view: true, copy: true), b = Permissions(view: true, remix: true)
+        #expect(a.union(b) == Permissions(view: true, copy: true, remix: true))
+        #expect(a.intersection(b) == .viewOnly)
+        #expect(Permissions.viewOnly.isSubset(of: a) && !a.isSubset(of: b))
+        #expect(Permissions.all.granted == Permission.allCases && Permissions.none.granted.isEmpty)
+        #expect(ModerationFlag.restricted.apply(to: .all) == .viewOnly && ModerationFlag.blocked.apply(to: .all) == .none)
+    }
+}

@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 /// The decoder selected by `FUZZ_TARGET` (default: all of them on every input).
-nonisolated(unsafe) let target: String = getenv("FUZZ_TARGET").map { String(cString: $0) } ?? "all"
+let target: String = getenv("FUZZ_TARGET").map { String(cString: $0) } ?? "all"
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -26,6 +26,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         var s = YamuxSession(role: .server)
         _ = try? s.receive(bytes)
     }
+    if all || target == "pubsub" {
+        if let rpc = try? PubSubRPC(decoding: bytes) {
+            var router = GossipsubRouter(identity: fuzzIdentity)
+            let peer = fuzzIdentity.peerID
+            _ = router.addPeer(peer)
+            _ = router.handle(rpc, from: peer, now: .zero)
+        }
+    }
     if all || target == "connection" {
         var c = SecureConnection(role: .listener, identity: fuzzIdentity)
         c.start()
@@ -35,3 +43,18 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 let fuzzIdentity = try! PeerKeyPair(seed: [UInt8](repeating: 7, count: 32))
+
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
+
+/// SwiftPM links an executable's entry point as `<module>_main`; hand control to libFuzzer's driver.
+@_cdecl("FuzzDecoders_main")
+func fuzzDecodersMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzz(data, size) }
+}

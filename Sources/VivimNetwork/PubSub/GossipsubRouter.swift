@@ -53,6 +53,8 @@ public struct GossipsubRouter: Sendable {
     public let identity: PeerKeyPair
     public let configuration: Configuration
     private var peers: [PeerID: PeerState] = [:]
+    /// Topic → peers subscribed to it (an index over `peers[_].topics`).
+    private var topicIndex: [String: Set<PeerID>] = [:]
     public private(set) var subscriptions: Set<String> = []
     public private(set) var mesh: [String: Set<PeerID>] = [:]
     private var fanout: [String: Set<PeerID>] = [:]
@@ -65,8 +67,14 @@ public struct GossipsubRouter: Sendable {
     private var outbox: [PeerID: PubSubRPC] = [:]
     private let pruneBackoffSeconds: UInt64
 
-    public init(identity: PeerKeyPair, configuration: Configuration = .init(), initialSeqno: UInt64 = 0) {
+    /// Checks a received message and returns its author (StrictSign by default).
+    public typealias Validator = @Sendable (PubSubRPC.Message) -> PeerID?
+    private let validate: Validator
+
+    public init(identity: PeerKeyPair, configuration: Configuration = .init(), initialSeqno: UInt64 = 0,
+                validator: Validator? = nil) {
         self.identity = identity
+        self.validate = validator ?? { $0.verifiedAuthor() }
         self.configuration = configuration
         self.history = Array(repeating: [], count: max(1, configuration.historyLength))
         self.pruneBackoffSeconds = UInt64(max(0, configuration.pruneBackoff.components.seconds))
@@ -118,13 +126,15 @@ public struct GossipsubRouter: Sendable {
     }
 
     public mutating func removePeer(_ peer: PeerID) {
+        for t in peers[peer]?.topics ?? [] { topicIndex[t]?.remove(peer) }
         peers[peer] = nil
         for t in mesh.keys { mesh[t]?.remove(peer) }
         for t in fanout.keys { fanout[t]?.remove(peer) }
     }
 
+    /// Peers subscribed to `topic`, in a deterministic order.
     private func topicPeers(_ topic: String) -> [PeerID] {
-        peers.filter { $0.value.topics.contains(topic) }.map(\.key).sorted()
+        (topicIndex[topic] ?? []).sorted()
     }
 
     public mutating func subscribe(_ topic: String, now: NetworkInstant, rng: inout some RandomNumberGenerator) -> [Action] {
@@ -198,8 +208,10 @@ public struct GossipsubRouter: Sendable {
         for sub in rpc.subscriptions {
             if sub.subscribe {
                 peers[peer]?.topics.insert(sub.topic)
+                topicIndex[sub.topic, default: []].insert(peer)
             } else {
                 peers[peer]?.topics.remove(sub.topic)
+                topicIndex[sub.topic]?.remove(peer)
                 mesh[sub.topic]?.remove(peer)
                 fanout[sub.topic]?.remove(peer)
             }
@@ -212,7 +224,7 @@ public struct GossipsubRouter: Sendable {
     private mutating func receive(_ message: PubSubRPC.Message, from peer: PeerID, now: NetworkInstant) -> [Action] {
         let id = message.id
         if seen[id] != nil { return [] }  // duplicate
-        guard message.data.count <= configuration.maxMessageSize, let author = message.verifiedAuthor() else {
+        guard message.data.count <= configuration.maxMessageSize, let author = validate(message) else {
             peers[peer]?.invalidMessages += 1
             return []
         }
@@ -256,6 +268,7 @@ public struct GossipsubRouter: Sendable {
                 self.control(peer) { $0.prune.append(.init(topic: topic, peers: [], backoff: seconds)) }
             } else {
                 peers[peer]?.topics.insert(topic)
+                topicIndex[topic, default: []].insert(peer)
                 mesh[topic, default: []].insert(peer)
             }
         }

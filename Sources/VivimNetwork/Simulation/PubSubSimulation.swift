@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A deterministic in-process gossipsub network: N ``GossipsubRouter``s on a
 /// random connection graph, with a simulated clock, seeded randomness,
 /// per-link latency and killed nodes. Measures delivery of published messages.
@@ -30,6 +32,7 @@ public struct PubSubSimulation: Sendable {
     /// Message id → nodes that delivered it to their application.
     private var deliveries: [[UInt8]: Set<Int>] = [:]
     public private(set) var rpcsSent = 0
+    private let memo = SignatureMemo()
 
     public init(configuration: Configuration) throws {
         self.configuration = configuration
@@ -42,7 +45,7 @@ public struct PubSubSimulation: Sendable {
                 for b in 0..<8 { seed[j + b] = UInt8(truncatingIfNeeded: r >> UInt64(8 * b)) }
             }
             let identity = try PeerKeyPair(seed: seed)
-            routers.append(GossipsubRouter(identity: identity, configuration: configuration.router))
+            routers.append(GossipsubRouter(identity: identity, configuration: configuration.router, validator: memo.validate))
             peers.append(identity.peerID)
             index[identity.peerID] = i
         }
@@ -162,5 +165,20 @@ public struct PubSubSimulation: Sendable {
         run(for: settle)
         let ratios = ids.map(deliveryRatio)
         return (ratios.reduce(0, +) / Double(max(1, ratios.count)), ratios.min() ?? 0)
+    }
+}
+
+/// Memoises StrictSign verification across the simulated nodes: every node
+/// still validates every message, but identical bytes are checked with
+/// Ed25519 only once per process (the result cannot differ between nodes).
+final class SignatureMemo: Sendable {
+    private let results = Mutex<[[UInt8]: PeerID?]>([:])
+
+    func validate(_ message: PubSubRPC.Message) -> PeerID? {
+        let key = message.encoded
+        if let known = results.withLock({ $0[key] }) { return known }
+        let author = message.verifiedAuthor()
+        results.withLock { $0[key] = author }
+        return author
     }
 }

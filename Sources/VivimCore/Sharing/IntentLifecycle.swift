@@ -20,9 +20,6 @@ public enum IntentStatus: String, WireEnum {
     }
 
     public func canMove(to next: IntentStatus) -> Bool { allowedMoves.contains(next) }
-
-    /// No move leads anywhere that serves content again.
-    public var isTerminal: Bool { self == .expired || self == .revoked || self == .cancelled || self == .archived }
 }
 
 extension SharingIntent {

@@ -107,7 +107,7 @@ public enum IntentScheduler {
     public static func transitions(for intent: SharingIntent, facts: SchedulerFacts, now: Date) -> [ScheduledTransition] {
         switch intent.status {
         case .validated:
-            guard let publishAt = intent.schedule?.publishAt, publishAt <= now else { return [] }
+            guard let publishAt = intent.spec.schedule?.publishAt, publishAt <= now else { return [] }
             let publish = ScheduledTransition(key: TransitionKey(intentID: intent.id, version: intent.version, target: .active),
                                               from: .validated, dueAt: publishAt, cause: .publishAt)
             var published = intent
@@ -129,10 +129,10 @@ public enum IntentScheduler {
                                 from: .active, dueAt: dueAt, cause: cause)
         }
         if let end = intent.effectiveExpiry, end <= now { return expire(end, .expiresAt) }
-        if let maxViews = intent.maxViews, facts.viewCounts[intent.id, default: 0] >= maxViews { return expire(now, .viewBudget) }
-        if case .condition(.recipientLeavesCircle(let circle)) = intent.expiration {
+        if let maxViews = intent.spec.maxViews, facts.viewCounts[intent.id, default: 0] >= maxViews { return expire(now, .viewBudget) }
+        if case .condition(.recipientLeavesCircle(let circle)) = intent.spec.expiration {
             let members = facts.circleMembers[circle] ?? []
-            if !intent.audience.userDIDs.contains(where: members.contains) { return expire(now, .condition) }
+            if !intent.spec.audience.userDIDs.contains(where: members.contains) { return expire(now, .condition) }
         }
         return nil
     }
@@ -147,7 +147,7 @@ public enum IntentScheduler {
         for intent in intents {
             switch intent.status {
             case .validated:
-                consider(intent.schedule?.publishAt)
+                consider(intent.spec.schedule?.publishAt)
                 consider(intent.effectiveExpiry)
             case .active:
                 consider(intent.effectiveExpiry)

@@ -117,24 +117,30 @@ extension SharingIntent {
 /// Resolution of SPEC §5.4: which permissions a DID has on a piece of content. Pure.
 public enum PermissionResolver {
     /// `intents` may include intents for other content; only those covering `contentID` count.
-    public static func effective(contentID: ContentID, contentOwner: DID, intents: some Sequence<SharingIntent>,
+    public static func effective(contentID: ContentID, contentOwner: DID, intents: [SharingIntent],
                                  facts: ResolutionFacts) -> EffectivePermissions {
         if facts.did == contentOwner { return .owner() }
         var grants: [PermissionGrant] = []
         var union = Permissions.none
-        for intent in intents where intent.content.ids.contains(contentID) {
-            guard intent.isServing(at: facts.now, viewCount: facts.viewCounts[intent.id] ?? 0),
-                  audience(of: intent, contains: facts)
-            else { continue }
-            let moderation = max(intent.policy.moderationFlag, facts.contentModeration)
-            let granted = moderation.apply(to: intent.permissions)
-            union = union.union(granted)
-            grants.append(PermissionGrant(intentID: intent.id, permissions: granted, expiresAt: intent.effectiveExpiry, requested: intent.permissions))
+        for intent in intents {
+            guard let grant = grant(of: intent, contentID: contentID, facts: facts) else { continue }
+            union = union.union(grant.permissions)
+            grants.append(grant)
         }
         return EffectivePermissions(permissions: union, isOwner: false, grants: grants)
     }
 
-    public static func check(_ permission: Permission, contentID: ContentID, contentOwner: DID, intents: some Sequence<SharingIntent>,
+    /// What one intent grants the asker, if it covers the content, serves now and has them in its audience.
+    static func grant(of intent: SharingIntent, contentID: ContentID, facts: ResolutionFacts) -> PermissionGrant? {
+        guard intent.spec.content.ids.contains(contentID) else { return nil }
+        let views = intent.spec.maxViews == nil ? 0 : facts.viewCounts[intent.id] ?? 0
+        guard intent.isServing(at: facts.now, viewCount: views), audience(of: intent, contains: facts) else { return nil }
+        let moderation = max(intent.spec.policy.moderationFlag, facts.contentModeration)
+        return PermissionGrant(intentID: intent.id, permissions: moderation.apply(to: intent.spec.permissions),
+                               expiresAt: intent.effectiveExpiry, requested: intent.spec.permissions)
+    }
+
+    public static func check(_ permission: Permission, contentID: ContentID, contentOwner: DID, intents: [SharingIntent],
                              facts: ResolutionFacts) -> PermissionCheck {
         effective(contentID: contentID, contentOwner: contentOwner, intents: intents, facts: facts).check(permission)
     }
@@ -143,14 +149,14 @@ public enum PermissionResolver {
     /// a listed user or a current member of a listed circle — the last two only if they did not
     /// decline or get removed, and only once accepted when the intent requires acceptance.
     static func audience(of intent: SharingIntent, contains facts: ResolutionFacts) -> Bool {
-        if facts.linkGrants.contains(intent.id) { return true }
+        if !facts.linkGrants.isEmpty && facts.linkGrants.contains(intent.id) { return true }
         let listed: Bool
-        switch intent.audience {
+        switch intent.spec.audience {
         case .public: return true
         case .link: return false
         case .users(let dids):
             guard let did = facts.did, dids.contains(did) else { return false }
-            if case .condition(.recipientLeavesCircle(let circle)) = intent.expiration, !facts.circleMemberships.contains(circle) {
+            if case .condition(.recipientLeavesCircle(let circle)) = intent.spec.expiration, !facts.circleMemberships.contains(circle) {
                 return false
             }
             listed = true
@@ -158,9 +164,9 @@ public enum PermissionResolver {
             listed = facts.did != nil && ids.contains(where: facts.circleMemberships.contains)
         }
         guard listed else { return false }
-        switch facts.responses[intent.id] ?? .pending {
+        switch facts.responses.isEmpty ? .pending : facts.responses[intent.id] ?? .pending {
         case .accepted: return true
-        case .pending: return !intent.policy.requireAcceptance
+        case .pending: return !intent.spec.policy.requireAcceptance
         case .declined, .removed: return false
         }
     }
@@ -172,8 +178,8 @@ extension PrivacyLevel {
     public static func of(_ contentID: ContentID, intents: some Sequence<SharingIntent>, locked: Bool) -> PrivacyLevel {
         if locked { return .local }
         var level = PrivacyLevel.local
-        for intent in intents where intent.status == .active && intent.content.ids.contains(contentID) {
-            if intent.audience == .public { return .public }
+        for intent in intents where intent.status == .active && intent.spec.content.ids.contains(contentID) {
+            if intent.spec.audience == .public { return .public }
             level = .shared
         }
         return level

@@ -126,7 +126,7 @@ public struct RateLimiter: Sendable {
 
     /// Counts one request against every subject's bucket (say, the DID and the client address).
     /// It is allowed only if every bucket has a token, and then takes one from each; a refused
-    /// request takes nothing. The decision reports the tightest bucket.
+    /// request takes nothing. The decision reports the tightest bucket. No subject, no pass.
     public mutating func consume(_ action: RateLimitedAction, by subjects: [RateLimitSubject], at now: Date) -> RateLimitDecision {
         let limit = limit(for: action)
         let keys = subjects.map { BucketKey(action: action, subject: $0) }

@@ -62,7 +62,14 @@ public enum ExpirationType: String, WireEnum {
 public enum ModerationFlag: String, WireEnum, Comparable {
     case none = "NONE", flagged = "FLAGGED", restricted = "RESTRICTED", blocked = "BLOCKED"
 
-    private var rank: Int { Self.allCases.firstIndex(of: self)! }
+    private var rank: Int {
+        switch self {
+        case .none: 0
+        case .flagged: 1
+        case .restricted: 2
+        case .blocked: 3
+        }
+    }
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
 
     /// What a recipient keeps of `permissions` under this flag.
@@ -111,18 +118,14 @@ extension Permissions {
     public var granted: [Permission] { Permission.allCases.filter { self[$0] } }
 
     public func union(_ other: Permissions) -> Permissions {
-        var result = self
-        for permission in Permission.allCases where other[permission] { result[permission] = true }
-        return result
+        Permissions(view: view || other.view, copy: copy || other.copy, annotate: annotate || other.annotate,
+                    remix: remix || other.remix, share: share || other.share, download: download || other.download)
     }
 
     public func intersection(_ other: Permissions) -> Permissions {
-        var result = Permissions.none
-        for permission in Permission.allCases { result[permission] = self[permission] && other[permission] }
-        return result
+        Permissions(view: view && other.view, copy: copy && other.copy, annotate: annotate && other.annotate,
+                    remix: remix && other.remix, share: share && other.share, download: download && other.download)
     }
 
-    public func isSubset(of other: Permissions) -> Bool {
-        Permission.allCases.allSatisfy { !self[$0] || other[$0] }
-    }
+    public func isSubset(of other: Permissions) -> Bool { union(other) == other }
 }

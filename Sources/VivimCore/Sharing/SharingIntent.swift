@@ -84,13 +84,6 @@ public struct Schedule: Sendable, Equatable, Codable {
         self.expiresAt = expiresAt
         self.timezone = timezone
     }
-
-    /// Whether `date` lies in `[publishAt, expiresAt)`.
-    public func contains(_ date: Date) -> Bool {
-        if let publishAt, date < publishAt { return false }
-        if let expiresAt, date >= expiresAt { return false }
-        return true
-    }
 }
 
 /// A condition that ends an intent (SPEC §5.1, issue 3 item 5).

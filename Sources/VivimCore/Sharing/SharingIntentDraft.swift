@@ -318,8 +318,9 @@ extension SharingIntentDraft {
         let expiresAt = schedule.expiresAt.flatMap { text in log.attempt("schedule.expiresAt") { () throws(VivimError) in try RFC3339.parse(text, field: "schedule.expiresAt") } }
         var timezone: String?
         if let zone = schedule.timezone {
-            if zone.utf8.count <= 64, let parsed = TimeZone(identifier: zone) {
-                timezone = parsed.identifier
+            // Kept as written: Foundation may canonicalize (UTC reads back as GMT on Linux).
+            if zone.utf8.count <= 64, TimeZone(identifier: zone) != nil {
+                timezone = zone
             } else {
                 log.error("schedule.timezone", .invalidValue, "schedule.timezone must be an IANA time-zone name such as Europe/Paris")
             }

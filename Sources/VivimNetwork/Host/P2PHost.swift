@@ -11,6 +11,12 @@ public final class P2PHost: Sendable {
     /// when it throws the host resets it.
     public typealias StreamHandler = @Sendable (P2PStream) async throws -> Void
 
+    public enum ConnectionEvent: Sendable {
+        case connected(P2PConnection)
+        case disconnected(P2PConnection)
+    }
+    public typealias ConnectionObserver = @Sendable (ConnectionEvent) -> Void
+
     public struct Configuration: Sendable {
         public var agentVersion = "vivim/0.1.0"
         /// Upper bound on the Noise + yamux upgrade of a new connection.
@@ -33,6 +39,7 @@ public final class P2PHost: Sendable {
         var connections: [PeerID: [P2PConnection]] = [:]
         var inboundTasks: [Int: Task<Void, Never>] = [:]
         var nextTaskID = 0
+        var observers: [ConnectionObserver] = []
     }
 
     public init(identity: PeerKeyPair, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -64,6 +71,12 @@ public final class P2PHost: Sendable {
     /// Registers (or replaces) the handler for inbound streams of `protocolID`.
     public func handle(_ protocolID: String, _ handler: @escaping StreamHandler) {
         state.withLock { $0.handlers[protocolID] = handler }
+    }
+
+    /// Calls `observer` for every connection established or closed from now on
+    /// (on a NIO event loop: it must not block).
+    public func observeConnections(_ observer: @escaping ConnectionObserver) {
+        state.withLock { $0.observers.append(observer) }
     }
 
     public var supportedProtocols: [String] { state.withLock { $0.handlers.keys.sorted() } }
@@ -160,12 +173,18 @@ public final class P2PHost: Sendable {
     }
 
     private func register(_ connection: P2PConnection) {
-        state.withLock { $0.connections[connection.remotePeer, default: []].append(connection) }
+        let observers = state.withLock { s in
+            s.connections[connection.remotePeer, default: []].append(connection)
+            return s.observers
+        }
+        for o in observers { o(.connected(connection)) }
         connection.channel.closeFuture.whenComplete { [weak self] _ in
-            self?.state.withLock { s in
+            let observers: [ConnectionObserver] = self?.state.withLock { s in
                 s.connections[connection.remotePeer]?.removeAll { $0.channel === connection.channel }
                 if s.connections[connection.remotePeer]?.isEmpty == true { s.connections[connection.remotePeer] = nil }
-            }
+                return s.observers
+            } ?? []
+            for o in observers { o(.disconnected(connection)) }
         }
     }
 

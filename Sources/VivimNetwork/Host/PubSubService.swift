@@ -1,0 +1,133 @@
+import Logging
+
+/// The I/O shell of ``GossipsubRouter`` on a ``P2PHost``: one outbound
+/// `/meshsub/1.1.0` stream per peer for sending (written by a single task, so
+/// RPCs keep their order), inbound streams read for RPCs, a heartbeat timer,
+/// and an `AsyncStream` of delivered messages.
+public actor PubSubService {
+    public struct Delivery: Sendable {
+        public let topic: String
+        public let data: [UInt8]
+        public let author: PeerID
+    }
+
+    private let host: P2PHost
+    private var router: GossipsubRouter
+    private let origin = ContinuousClock.now
+    private var rng = SystemRandomNumberGenerator()
+    private var writers: [PeerID: AsyncStream<[UInt8]>.Continuation] = [:]
+    private var connecting: Set<PeerID> = []
+    private var tasks: [Task<Void, Never>] = []
+    private let deliveries: AsyncStream<Delivery>.Continuation
+    /// Every message delivered on a subscribed topic, in arrival order.
+    public nonisolated let messages: AsyncStream<Delivery>
+    private let logger: Logger
+
+    public init(host: P2PHost, configuration: GossipsubRouter.Configuration = .init(), logger: Logger = Logger(label: "vivim.pubsub")) {
+        self.host = host
+        // A random 62-bit start keeps (author, seqno) unique across restarts.
+        self.router = GossipsubRouter(identity: host.identity, configuration: configuration,
+                                      initialSeqno: UInt64.random(in: 1..<(1 << 62)))
+        (messages, deliveries) = AsyncStream.makeStream(of: Delivery.self, bufferingPolicy: .bufferingNewest(10_000))
+        self.logger = logger
+    }
+
+    private var now: NetworkInstant { NetworkInstant(nanoseconds: (ContinuousClock.now - origin).nanoseconds) }
+
+    public func start() {
+        host.handle(PubSubRPC.protocolID) { [weak self] stream in
+            try await self?.readLoop(stream)
+        }
+        host.observeConnections { [weak self] event in
+            guard let self else { return }
+            Task {
+                switch event {
+                case .connected(let c): await self.connect(c)
+                case .disconnected(let c): await self.disconnected(c.remotePeer)
+                }
+            }
+        }
+        let interval = router.configuration.heartbeatInterval
+        tasks.append(Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                await self?.heartbeat()
+            }
+        })
+    }
+
+    public func stop() {
+        for t in tasks { t.cancel() }
+        tasks = []
+        for w in writers.values { w.finish() }
+        writers = [:]
+        deliveries.finish()
+    }
+
+    public func subscribe(_ topic: String) {
+        execute(router.subscribe(topic, now: now, rng: &rng))
+    }
+
+    public func unsubscribe(_ topic: String) {
+        execute(router.unsubscribe(topic, now: now))
+    }
+
+    @discardableResult
+    public func publish(_ topic: String, _ data: [UInt8]) throws -> [UInt8] {
+        let (id, actions) = try router.publish(topic, data: data, now: now, rng: &rng)
+        execute(actions)
+        return id
+    }
+
+    /// Peers this node knows to speak gossipsub, and the mesh of a topic.
+    public var peers: [PeerID] { router.knownPeers }
+    public func mesh(_ topic: String) -> Set<PeerID> { router.mesh[topic] ?? [] }
+
+    private func heartbeat() { execute(router.heartbeat(now: now, rng: &rng)) }
+
+    private func execute(_ actions: [GossipsubRouter.Action]) {
+        for action in actions {
+            switch action {
+            case .send(let peer, let rpc):
+                writers[peer]?.yield(VarintFrame.encode(rpc.encoded))
+            case .deliver(let message, let author):
+                deliveries.yield(Delivery(topic: message.topic, data: message.data, author: author))
+            }
+        }
+    }
+
+    /// Opens our sending stream to a newly connected peer, if it speaks gossipsub.
+    private func connect(_ connection: P2PConnection) async {
+        let peer = connection.remotePeer
+        guard writers[peer] == nil, connecting.insert(peer).inserted else { return }
+        defer { connecting.remove(peer) }
+        guard let stream = try? await connection.openStream(PubSubRPC.protocolID) else { return }
+        let (frames, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(4096))
+        writers[peer] = continuation
+        tasks.append(Task { [weak self] in
+            for await frame in frames {
+                do { try await stream.write(frame) } catch { break }
+            }
+            stream.reset()
+            await self?.disconnected(peer)
+        })
+        execute(router.addPeer(peer))
+    }
+
+    private func disconnected(_ peer: PeerID) {
+        guard host.connections(to: peer).isEmpty else { return }
+        writers.removeValue(forKey: peer)?.finish()
+        router.removePeer(peer)
+    }
+
+    private func readLoop(_ stream: P2PStream) async throws {
+        let peer = stream.connection.remotePeer
+        if writers[peer] == nil { await connect(stream.connection) }
+        var reader = StreamReader(stream)
+        // One long-lived stream per peer: read until it closes.
+        while let frame = try await reader.readFrame(maxLength: PubSubRPC.maxLength) {
+            let rpc = try PubSubRPC(decoding: frame)
+            execute(router.handle(rpc, from: peer, now: now))
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Testing
+@testable import VivimNetwork
+
+/// `GossipsubRouter` behind `PubSubService` on real loopback sockets.
+@Suite(.timeLimit(.minutes(1))) struct PubSubServiceSocketTests {
+    static func collect(_ service: PubSubService, count: Int, within limit: Duration = .seconds(10)) async -> [PubSubService.Delivery] {
+        await withTaskGroup(of: [PubSubService.Delivery].self) { group in
+            group.addTask {
+                var got: [PubSubService.Delivery] = []
+                for await d in service.messages {
+                    got.append(d)
+                    if got.count == count { break }
+                }
+                return got
+            }
+            group.addTask { try? await Task.sleep(for: limit); return [] }
+            let first = await group.next() ?? []
+            group.cancelAll()
+            return first
+        }
+    }
+
+    @Test func everyNodeOfAChainReceivesEveryMessageOnce() async throws {
+        let topic = "network:announce"
+        var config = GossipsubRouter.Configuration()
+        config.heartbeatInterval = .milliseconds(100)
+        var hosts: [P2PHost] = [], services: [PubSubService] = [], addrs: [Multiaddr] = []
+        for _ in 0..<8 {
+            let host = P2PHost(identity: PeerKeyPair())
+            addrs.append(try await host.listen())
+            let service = PubSubService(host: host, configuration: config)
+            await service.start()
+            await service.subscribe(topic)
+            hosts.append(host)
+            services.append(service)
+        }
+        // A chain 0 - 1 - … - 7: messages must be relayed hop by hop.
+        for i in 1..<hosts.count { _ = try await hosts[i].dial(addrs[i - 1]) }
+        for _ in 0..<100 {
+            var ready = true
+            for s in services where await s.mesh(topic).isEmpty { ready = false }
+            if ready { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let receivers = Array(services.dropFirst())
+        let collecting = Task {
+            await withTaskGroup(of: Int.self) { group in
+                for s in receivers { group.addTask { Set(await Self.collect(s, count: 3).map(\.data)).count } }
+                return await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        for n in 0..<3 { try await services[0].publish(topic, Array("announce \(n)".utf8)) }
+        let counts = await collecting.value
+        #expect(counts == Array(repeating: 3, count: 7))
+        for s in services { await s.stop() }
+        for h in hosts { await h.shutdown() }
+    }
+}

@@ -66,19 +66,62 @@ import VivimCore
         try Self.runPython(on: Self.interopDirectory.appendingPathComponent("worked-example"))
     }
 
+    /// The other direction: a bundle sealed by interop/seal_bundle.py from the document alone
+    /// opens here, for both suites and through a circle epoch key.
+    @Test func swiftOpensABundleSealedByPython() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vivim-interop-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let recipients = [try TestRecipient(.xWing), try TestRecipient(.mlKem1024)]
+        let epochKey = CircleEpochKey.generate(circleId: CircleID(), epoch: 7)
+        let request: [String: Any] = [
+            "intentId": Fixtures.intentId,
+            "plaintext": Base64URL.encode(Fixtures.plaintext),
+            "recipients": recipients.map {
+                ["recipientDid": $0.did.description, "kem": $0.keyPair.publicKey.algorithm.rawValue,
+                 "publicKey": $0.keyPair.publicKey.base64URL]
+            },
+            "circle": [
+                "circleId": epochKey.circleId.rawValue, "epoch": epochKey.epoch,
+                "epochKey": epochKey.symmetricKey.withUnsafeBytes { Base64URL.encode($0) },
+            ],
+        ]
+        try JSONSerialization.data(withJSONObject: request).write(to: directory.appendingPathComponent("request.json"))
+        guard try Self.runPython("seal_bundle.py", directory) else { return }
+
+        let bundle = try ContentBundle(jsonData: Data(contentsOf: directory.appendingPathComponent("bundle.json")))
+        #expect(bundle.keyCapsules.map(\.kem) == [.xWing, .mlKem1024])
+        for recipient in recipients {
+            #expect(try BundleOpener.open(bundle, recipientDid: recipient.did, keyPair: recipient.keyPair) == Fixtures.plaintext)
+        }
+        #expect(try BundleOpener.open(bundle, epochKey: epochKey) == Fixtures.plaintext)
+        var tampered = bundle
+        tampered.keyCapsules[0].wrapped[5] ^= 0x01
+        #expect(throws: VivimError.self) {
+            try BundleOpener.open(tampered, recipientDid: recipients[0].did, keyPair: recipients[0].keyPair)
+        }
+    }
+
     static func runPython(on directory: URL) throws {
-        let script = interopDirectory.appendingPathComponent("open_bundle.py").path
+        try runPython("open_bundle.py", directory)
+    }
+
+    /// Runs an interop script; records a failure (never a skip) when python3 or `cryptography`
+    /// is missing. Returns whether the script exited 0.
+    @discardableResult
+    static func runPython(_ scriptName: String, _ directory: URL) throws -> Bool {
+        let script = interopDirectory.appendingPathComponent(scriptName).path
         let probe = try run(["python3", "-c", "from cryptography.hazmat.primitives.asymmetric import mlkem"])
         guard probe.status == 0 else {
             Issue.record("""
                 The interop test needs python3 with `cryptography` >= 46 (ML-KEM). Run scripts/test.sh, \
                 which installs it. \(probe.output)
                 """)
-            return
+            return false
         }
         let result = try run(["python3", script, directory.path])
-        #expect(result.status == 0, "open_bundle.py failed:\n\(result.output)")
-        #expect(result.output.contains("cases as expected"), "\(result.output)")
+        #expect(result.status == 0, "\(scriptName) failed:\n\(result.output)")
+        return result.status == 0
     }
 
     static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {

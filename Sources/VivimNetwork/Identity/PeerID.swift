@@ -54,7 +54,13 @@ public struct PeerID: Hashable, Sendable, Comparable, CustomStringConvertible, C
 
     public var description: String { Base58.encode(bytes) }
 
-    public static func < (lhs: PeerID, rhs: PeerID) -> Bool { lhs.bytes.lexicographicallyPrecedes(rhs.bytes) }
+    /// A total order that is cheap to evaluate (by DHT key, then by multihash);
+    /// used to make iteration over peer sets deterministic.
+    public static func < (lhs: PeerID, rhs: PeerID) -> Bool {
+        if lhs.dhtKey != rhs.dhtKey { return lhs.dhtKey < rhs.dhtKey }
+        if lhs.multihash.code != rhs.multihash.code { return lhs.multihash.code < rhs.multihash.code }
+        return lhs.multihash.digest.lexicographicallyPrecedes(rhs.multihash.digest)
+    }
 
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)

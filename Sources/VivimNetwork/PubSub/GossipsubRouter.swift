@@ -48,7 +48,7 @@ public struct GossipsubRouter: Sendable {
         var behaviourPenalty = 0.0
     }
 
-    struct CacheEntry: Sendable { let id: [UInt8]; let topic: String }
+    struct CacheEntry: Sendable { let id: HashedBytes; let topic: String }
 
     public let identity: PeerKeyPair
     public let configuration: Configuration
@@ -61,8 +61,8 @@ public struct GossipsubRouter: Sendable {
     private var fanoutPublished: [String: NetworkInstant] = [:]
     private var backoff: [String: [PeerID: NetworkInstant]] = [:]
     private var history: [[CacheEntry]]
-    private var cache: [[UInt8]: PubSubRPC.Message] = [:]
-    private var seen: [[UInt8]: NetworkInstant] = [:]
+    private var cache: [HashedBytes: PubSubRPC.Message] = [:]
+    private var seen: [HashedBytes: NetworkInstant] = [:]
     private var seqno: UInt64
     private var outbox: [PeerID: PubSubRPC] = [:]
     private let pruneBackoffSeconds: UInt64
@@ -193,9 +193,10 @@ public struct GossipsubRouter: Sendable {
     }
 
     private mutating func remember(_ message: PubSubRPC.Message, _ now: NetworkInstant) {
-        seen[message.id] = now + configuration.seenTTL
-        cache[message.id] = message
-        history[0].append(CacheEntry(id: message.id, topic: message.topic))
+        let id = HashedBytes(message.id)
+        seen[id] = now + configuration.seenTTL
+        cache[id] = message
+        history[0].append(CacheEntry(id: id, topic: message.topic))
     }
 
     // MARK: receiving
@@ -222,8 +223,7 @@ public struct GossipsubRouter: Sendable {
     }
 
     private mutating func receive(_ message: PubSubRPC.Message, from peer: PeerID, now: NetworkInstant) -> [Action] {
-        let id = message.id
-        if seen[id] != nil { return [] }  // duplicate
+        if seen[HashedBytes(message.id)] != nil { return [] }  // duplicate
         guard message.data.count <= configuration.maxMessageSize, let author = validate(message) else {
             peers[peer]?.invalidMessages += 1
             return []
@@ -245,14 +245,16 @@ public struct GossipsubRouter: Sendable {
         if score(of: peer) >= configuration.gossipThreshold {
             var wanted: [[UInt8]] = []
             for ih in control.ihave where subscriptions.contains(ih.topic) {
-                for id in ih.messageIDs where seen[id] == nil && wanted.count < configuration.maxIHaveMessages { wanted.append(id) }
+                for id in ih.messageIDs where wanted.count < configuration.maxIHaveMessages && seen[HashedBytes(id)] == nil {
+                    wanted.append(id)
+                }
             }
             if !wanted.isEmpty { self.control(peer) { $0.iwant += wanted } }
         }
         // IWANT: answer from the message cache.
         var sent = 0
         for id in control.iwant where sent < configuration.maxIHaveMessages {
-            if let m = cache[id] { queue(peer) { $0.messages.append(m) }; sent += 1 }
+            if let m = cache[HashedBytes(id)] { queue(peer) { $0.messages.append(m) }; sent += 1 }
         }
         // GRAFT: accept unless unsubscribed, backing off, or the peer's score is negative.
         for topic in control.graft {
@@ -310,7 +312,7 @@ public struct GossipsubRouter: Sendable {
         }
         // Gossip: IHAVE for recent messages to D_lazy topic peers outside the mesh.
         var recent: [String: [[UInt8]]] = [:]
-        for window in history.prefix(c.historyGossip) { for e in window { recent[e.topic, default: []].append(e.id) } }
+        for window in history.prefix(c.historyGossip) { for e in window { recent[e.topic, default: []].append(e.id.bytes) } }
         for topic in recent.keys.sorted() where subscriptions.contains(topic) || fanout[topic] != nil {
             let exclude = (mesh[topic] ?? []).union(fanout[topic] ?? [])
             let targets = topicPeers(topic).filter { !exclude.contains($0) && score(of: $0) >= c.gossipThreshold }

@@ -123,4 +123,35 @@ public enum NetworkBenchmark {
         }
         return figures
     }
+
+    /// Figures for `vivim bench pubsub` (simulated): delivery without faults and
+    /// with 10% of nodes killed, and RPCs per node per published message.
+    public static func pubsubSimulation(sizes: [Int] = [100, 1000], messages: Int = 50, seed: UInt64 = 42) throws -> [Figure] {
+        var figures: [Figure] = []
+        for n in sizes {
+            var config = PubSubSimulation.Configuration()
+            config.nodeCount = n
+            config.seed = seed
+            let started = ContinuousClock.now
+            var sim = try PubSubSimulation(configuration: config)
+            sim.subscribeAll()
+            sim.run(for: .seconds(5))
+            let before = sim.rpcsSent
+            let healthy = try sim.measureDelivery(messages: messages)
+            let rpcs = Double(sim.rpcsSent - before) / Double(messages * n)
+            sim.kill(fraction: 0.1)
+            sim.run(for: .seconds(3))
+            let faulty = try sim.measureDelivery(messages: messages)
+            let wall = ContinuousClock.now - started
+            figures += [
+                Figure(name: "pubsub-sim n=\(n) delivery without faults (mean)", value: healthy.mean * 100, unit: "%"),
+                Figure(name: "pubsub-sim n=\(n) delivery without faults (worst message)", value: healthy.min * 100, unit: "%"),
+                Figure(name: "pubsub-sim n=\(n) delivery with 10% killed (mean)", value: faulty.mean * 100, unit: "%"),
+                Figure(name: "pubsub-sim n=\(n) delivery with 10% killed (worst message)", value: faulty.min * 100, unit: "%"),
+                Figure(name: "pubsub-sim n=\(n) RPCs per node per message (incl. heartbeats)", value: rpcs, unit: "rpcs"),
+                Figure(name: "pubsub-sim n=\(n) wall time", value: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18, unit: "s"),
+            ]
+        }
+        return figures
+    }
 }

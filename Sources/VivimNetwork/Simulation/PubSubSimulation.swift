@@ -30,7 +30,7 @@ public struct PubSubSimulation: Sendable {
     private var queue = EventQueue<Event>()
     private var rng: SplitMix64
     /// Message id → nodes that delivered it to their application.
-    private var deliveries: [[UInt8]: Set<Int>] = [:]
+    private var deliveries: [HashedBytes: Set<Int>] = [:]
     public private(set) var rpcsSent = 0
     private let memo = SignatureMemo()
 
@@ -84,7 +84,7 @@ public struct PubSubSimulation: Sendable {
                 rpcsSent += 1
                 queue.push(now + latency(node, j), .rpc(from: node, to: j, rpc))
             case .deliver(let message, _):
-                deliveries[message.id, default: []].insert(node)
+                deliveries[HashedBytes(message.id), default: []].insert(node)
             }
         }
     }
@@ -121,7 +121,7 @@ public struct PubSubSimulation: Sendable {
         var r = SplitMix64(seed: rng.next())
         let (id, actions) = try routers[node].publish(configuration.topic, data: data, now: now, rng: &r)
         execute(node, actions)
-        deliveries[id, default: []].insert(node)  // the author has its own message
+        deliveries[HashedBytes(id), default: []].insert(node)  // the author has its own message
         return id
     }
 
@@ -145,7 +145,7 @@ public struct PubSubSimulation: Sendable {
     /// Fraction of live nodes that received message `id`.
     public func deliveryRatio(_ id: [UInt8]) -> Double {
         let live = alive.filter { $0 }.count
-        let got = (deliveries[id] ?? []).filter { alive[$0] }.count
+        let got = (deliveries[HashedBytes(id)] ?? []).filter { alive[$0] }.count
         return Double(got) / Double(max(1, live))
     }
 
@@ -172,10 +172,10 @@ public struct PubSubSimulation: Sendable {
 /// still validates every message, but identical bytes are checked with
 /// Ed25519 only once per process (the result cannot differ between nodes).
 final class SignatureMemo: Sendable {
-    private let results = Mutex<[[UInt8]: PeerID?]>([:])
+    private let results = Mutex<[HashedBytes: PeerID?]>([:])
 
     func validate(_ message: PubSubRPC.Message) -> PeerID? {
-        let key = message.encoded
+        let key = HashedBytes(message.encoded)
         if let known = results.withLock({ $0[key] }) { return known }
         let author = message.verifiedAuthor()
         results.withLock { $0[key] = author }

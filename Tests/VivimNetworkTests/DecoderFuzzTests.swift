@@ -31,6 +31,7 @@ import Testing
     }
 
     static let peer = PeerKeyPair()
+    static let other = PeerKeyPair()
 
     @Test func protobufBasedMessagesNeverTrap() throws {
         let kad = KadMessage(type: .getProviders, key: [1, 2, 3], record: .init(key: [1], value: [2]),
@@ -39,8 +40,23 @@ import Testing
         let identify = IdentifyMessage(publicKey: Self.peer.publicKey, listenAddrs: [try Multiaddr("/dns/x/tcp/1")],
                                        protocols: ["/a"], agentVersion: "v").encoded
         let payload = try NoiseHandshakePayload.make(identity: Self.peer, staticPublicKey: [UInt8](repeating: 1, count: 32)).encoded
+        var control = PubSubRPC.Control()
+        control.ihave = [.init(topic: "t", messageIDs: [[1]])]
+        control.prune = [.init(topic: "t", peers: [Self.peer.peerID], backoff: 1)]
+        let pubsub = PubSubRPC(subscriptions: [.init(subscribe: true, topic: "t")],
+                               messages: [try .signed(by: Self.peer, data: [1], seqno: 1, topic: "t")], control: control).encoded
+        var request = ContentTransferProtocol.encodeRequest(ContentHash(of: [1]))
+        request = try VarintFrame.decode(&request, maxLength: 256) ?? []
         var decoded = 0
-        for input in Self.mutations(of: [kad, identify, payload, Self.peer.publicKey.protobufEncoded], seed: 1) {
+        for input in Self.mutations(of: [kad, identify, payload, Self.peer.publicKey.protobufEncoded, pubsub, request], seed: 1) {
+            if let rpc = try? PubSubRPC(decoding: input) {
+                var router = GossipsubRouter(identity: Self.peer)
+                let sender = Self.other.peerID
+                _ = router.addPeer(sender)
+                _ = router.handle(rpc, from: sender, now: .zero)
+            }
+            _ = try? ContentTransferProtocol.decodeRequest(input)
+            _ = try? ContentTransferProtocol.decodeResponse(input)
             if (try? KadMessage(decoding: input)) != nil { decoded += 1 }
             _ = try? IdentifyMessage(stream: input)
             _ = try? NoiseHandshakePayload(decoding: input)

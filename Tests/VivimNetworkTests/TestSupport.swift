@@ -19,7 +19,7 @@ func fromHex(_ s: String) -> [UInt8] {
 struct TestError: Error, CustomStringConvertible { let description: String }
 
 /// A directory under /tmp removed when the value is deinitialised.
-final class TemporaryDirectory {
+final class TemporaryDirectory: Sendable {
     let path: String
     init() throws {
         var template = Array("/tmp/vivim-net-test-XXXXXX".utf8CString)

@@ -72,6 +72,8 @@ public actor DHTService {
     }
 
     public var routingTableSize: Int { node.routingTable.count }
+    /// Known dialable addresses of a peer in the routing table.
+    public func addresses(of peer: PeerID) -> [Multiaddr] { node.routingTable.addresses(of: peer) }
     public func providers(storedFor key: [UInt8]) -> [PeerID] { node.localProviders(for: key) }
 
     // MARK: queries

@@ -57,6 +57,8 @@ import Testing
             }
             _ = try? ContentTransferProtocol.decodeRequest(input)
             _ = try? ContentTransferProtocol.decodeResponse(input)
+            _ = try? ReplicationProtocol.decodeRequest(input)
+            _ = try? ReplicationProtocol.decodeResponse(input)
             if (try? KadMessage(decoding: input)) != nil { decoded += 1 }
             _ = try? IdentifyMessage(stream: input)
             _ = try? NoiseHandshakePayload(decoding: input)

@@ -34,6 +34,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             _ = router.handle(rpc, from: peer, now: .zero)
         }
     }
+    if all || target == "content" {
+        _ = try? ContentTransferProtocol.decodeRequest(bytes)
+        _ = try? ContentTransferProtocol.decodeResponse(bytes)
+        _ = try? ReplicationProtocol.decodeRequest(bytes)
+        _ = try? ReplicationProtocol.decodeResponse(bytes)
+    }
     if all || target == "connection" {
         var c = SecureConnection(role: .listener, identity: fuzzIdentity)
         c.start()

@@ -1,9 +1,10 @@
 import Logging
 
 /// The I/O shell of ``GossipsubRouter`` on a ``P2PHost``: one outbound
-/// `/meshsub/1.1.0` stream per peer for sending (written by a single task, so
-/// RPCs keep their order), inbound streams read for RPCs, a heartbeat timer,
-/// and an `AsyncStream` of delivered messages.
+/// `/meshsub/1.1.0` stream per peer for sending (RPCs queue per peer and one
+/// writer at a time flushes the whole queue in a single write, so they keep
+/// their order and bursts are batched), inbound streams read for RPCs, a
+/// heartbeat timer, and an `AsyncStream` of delivered messages.
 public actor PubSubService {
     public struct Delivery: Sendable {
         public let topic: String
@@ -15,7 +16,14 @@ public actor PubSubService {
     private var router: GossipsubRouter
     private let origin = ContinuousClock.now
     private var rng = SystemRandomNumberGenerator()
-    private var writers: [PeerID: AsyncStream<[UInt8]>.Continuation] = [:]
+    private struct Outbound {
+        let stream: P2PStream
+        var queued: [UInt8] = []
+        var flushing = false
+    }
+    private var writers: [PeerID: Outbound] = [:]
+    /// Unsent bytes per peer beyond which RPCs to that peer are dropped (a stalled peer must not grow memory).
+    private let maxQueuedBytes = 8 << 20
     private var connecting: Set<PeerID> = []
     private var tasks: [Task<Void, Never>] = []
     private let deliveries: AsyncStream<Delivery>.Continuation
@@ -59,7 +67,7 @@ public actor PubSubService {
     public func stop() {
         for t in tasks { t.cancel() }
         tasks = []
-        for w in writers.values { w.finish() }
+        for w in writers.values { w.stream.reset() }
         writers = [:]
         deliveries.finish()
     }
@@ -89,11 +97,41 @@ public actor PubSubService {
         for action in actions {
             switch action {
             case .send(let peer, let rpc):
-                writers[peer]?.yield(VarintFrame.encode(rpc.encoded))
+                enqueue(VarintFrame.encode(rpc.encoded), to: peer)
             case .deliver(let message, let author):
                 deliveries.yield(Delivery(topic: message.topic, data: message.data, author: author))
             }
         }
+    }
+
+    private func enqueue(_ frame: [UInt8], to peer: PeerID) {
+        guard var w = writers[peer], w.queued.count + frame.count <= maxQueuedBytes else { return }
+        w.queued += frame
+        let start = !w.flushing
+        w.flushing = true
+        writers[peer] = w
+        if start {
+            tasks.append(Task { [weak self] in await self?.flush(peer) })
+        }
+    }
+
+    /// Writes everything queued for `peer`, batch by batch, until the queue is empty.
+    private func flush(_ peer: PeerID) async {
+        while let w = writers[peer], !w.queued.isEmpty {
+            writers[peer]?.queued = []
+            do {
+                try await w.stream.write(w.queued)
+            } catch {
+                dropWriter(peer)
+                return
+            }
+        }
+        writers[peer]?.flushing = false
+    }
+
+    private func dropWriter(_ peer: PeerID) {
+        writers.removeValue(forKey: peer)?.stream.reset()
+        router.removePeer(peer)
     }
 
     /// Opens our sending stream to a newly connected peer, if it speaks gossipsub.
@@ -102,22 +140,13 @@ public actor PubSubService {
         guard writers[peer] == nil, connecting.insert(peer).inserted else { return }
         defer { connecting.remove(peer) }
         guard let stream = try? await connection.openStream(PubSubRPC.protocolID) else { return }
-        let (frames, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(4096))
-        writers[peer] = continuation
-        tasks.append(Task { [weak self] in
-            for await frame in frames {
-                do { try await stream.write(frame) } catch { break }
-            }
-            stream.reset()
-            await self?.disconnected(peer)
-        })
+        writers[peer] = Outbound(stream: stream)
         execute(router.addPeer(peer))
     }
 
     private func disconnected(_ peer: PeerID) {
         guard host.connections(to: peer).isEmpty else { return }
-        writers.removeValue(forKey: peer)?.finish()
-        router.removePeer(peer)
+        dropWriter(peer)
     }
 
     private func readLoop(_ stream: P2PStream) async throws {

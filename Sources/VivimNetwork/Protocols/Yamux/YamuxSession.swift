@@ -151,14 +151,16 @@ public struct YamuxSession: Sendable {
 
     private mutating func flush(_ id: UInt32) {
         guard var s = streams[id] else { return }
-        while !s.pending.isEmpty && s.sendWindow > 0 {
-            let n = min(s.pending.count, Int(s.sendWindow), configuration.maxFramePayload)
+        var sent = 0  // consumed from the front of `pending`, removed once at the end (no quadratic copying)
+        while sent < s.pending.count && s.sendWindow > 0 {
+            let n = min(s.pending.count - sent, Int(s.sendWindow), configuration.maxFramePayload)
             var flags: YamuxHeader.Flags = []
-            if s.pendingFIN && n == s.pending.count { flags.insert(.fin); s.pendingFIN = false }
-            emit(YamuxHeader(type: .data, flags: flags, streamID: id, length: UInt32(n)), s.pending[..<n])
-            s.pending.removeFirst(n)
+            if s.pendingFIN && sent + n == s.pending.count { flags.insert(.fin); s.pendingFIN = false }
+            emit(YamuxHeader(type: .data, flags: flags, streamID: id, length: UInt32(n)), s.pending[sent..<(sent + n)])
+            sent += n
             s.sendWindow -= UInt32(n)
         }
+        if sent == s.pending.count { s.pending = [] } else if sent > 0 { s.pending.removeFirst(sent) }
         if s.pendingFIN && s.pending.isEmpty {
             emit(YamuxHeader(type: .windowUpdate, flags: .fin, streamID: id, length: 0))
             s.pendingFIN = false

@@ -97,6 +97,22 @@ import Testing
         await a.shutdown(); await b.shutdown()
     }
 
+    @Test func refusesConnectionsBeyondTheCap() async throws {
+        var config = P2PHost.Configuration()
+        config.maxConnections = 2
+        let server = P2PHost(identity: PeerKeyPair(), configuration: config)
+        let addr = try await server.listen()
+        let clients = (0..<3).map { _ in P2PHost(identity: PeerKeyPair()) }
+        _ = try await clients[0].dial(addr)
+        _ = try await clients[1].dial(addr)
+        await #expect(throws: (any Error).self) { try await clients[2].dial(addr) }
+        #expect(server.openConnectionCount == 2)
+        for c in clients { await c.shutdown() }
+        for _ in 0..<100 where server.openConnectionCount > 0 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(server.openConnectionCount == 0)
+        await server.shutdown()
+    }
+
     @Test func refusesAnUnsupportedProtocol() async throws {
         let a = Self.makeHost(), b = Self.makeHost()
         let conn = try await a.dial(try await b.listen())

@@ -23,6 +23,9 @@ public final class P2PHost: Sendable {
         public var handshakeTimeout: Duration = .seconds(10)
         /// Upper bound on multistream negotiation of an inbound stream.
         public var streamNegotiationTimeout: Duration = .seconds(10)
+        /// Sockets open at once, handshaking or established (SPEC §8.6: 1,000 peers);
+        /// inbound sockets beyond it are closed immediately.
+        public var maxConnections = 1000
         public init() {}
     }
 
@@ -40,6 +43,7 @@ public final class P2PHost: Sendable {
         var inboundTasks: [Int: Task<Void, Never>] = [:]
         var nextTaskID = 0
         var observers: [ConnectionObserver] = []
+        var openSockets = 0
     }
 
     public init(identity: PeerKeyPair, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -111,6 +115,10 @@ public final class P2PHost: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [weak self] channel in
                 guard let self else { return channel.eventLoop.makeSucceededVoidFuture() }
+                guard self.admit(channel) else {
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                }
                 // Do not wait for the upgrade here: the channel only becomes active after this future.
                 _ = self.setUp(channel, role: .listener, expectedRemote: nil)
                 return channel.eventLoop.makeSucceededVoidFuture()
@@ -142,6 +150,9 @@ public final class P2PHost: Sendable {
             .connectTimeout(.seconds(5))
             .channelInitializer { [weak self] channel in
                 guard let self else { return channel.eventLoop.makeFailedFuture(P2PError.connectionClosed) }
+                guard self.admit(channel) else {
+                    return channel.eventLoop.makeFailedFuture(P2PError.limitExceeded("\(self.configuration.maxConnections) connections"))
+                }
                 self.setUp(channel, role: .dialer, expectedRemote: expected).cascade(to: ready)
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
@@ -149,6 +160,22 @@ public final class P2PHost: Sendable {
         connect.whenFailure { ready.fail($0) }
         return try await ready.futureResult.get()
     }
+
+    /// Counts a socket against ``Configuration/maxConnections``; false when full.
+    private func admit(_ channel: any Channel) -> Bool {
+        let admitted = state.withLock { s -> Bool in
+            guard s.openSockets < configuration.maxConnections else { return false }
+            s.openSockets += 1
+            return true
+        }
+        if admitted {
+            channel.closeFuture.whenComplete { [weak self] _ in self?.state.withLock { $0.openSockets -= 1 } }
+        }
+        return admitted
+    }
+
+    /// Sockets currently open (handshaking or established).
+    public var openConnectionCount: Int { state.withLock { $0.openSockets } }
 
     private func setUp(_ channel: any Channel, role: SecureConnection.Role, expectedRemote: PeerID?) -> EventLoopFuture<P2PConnection> {
         let ready = channel.eventLoop.makePromise(of: P2PConnection.self)

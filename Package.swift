@@ -41,6 +41,7 @@ let package = Package(
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md"]),
         // Publishing pipeline (issue: pipeline).
@@ -52,7 +53,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], exclude: ["README.md"]),
         // Events, metrics, aggregation, differential privacy (issue: analytics).
         .target(name: "VivimAnalytics", dependencies: ["VivimCore"]),
         // Hummingbird application.
@@ -92,13 +93,14 @@ let package = Package(
         ]),
 
         .testTarget(name: "VivimCoreTests", dependencies: ["VivimCore", "VivimCrypto"]),
+        .testTarget(name: "VivimCryptoTests", dependencies: ["VivimCrypto", "VivimCore"], exclude: ["interop"]),
         .testTarget(name: "VivimCRDTTests", dependencies: ["VivimCRDT"]),
         .testTarget(name: "VivimStoreTests", dependencies: [
             "VivimStore", "VivimCore", "VivimCrypto", "VivimTestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
-        .testTarget(name: "VivimNetworkTests", dependencies: ["VivimNetwork"]),
+        .testTarget(name: "VivimNetworkTests", dependencies: ["VivimNetwork", "VivimCore"], exclude: ["interop"]),
         .testTarget(name: "VivimServerTests", dependencies: [
             "VivimServer", "VivimClient", "VivimStore", "VivimCore", "VivimCrypto", "VivimTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

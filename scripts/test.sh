@@ -18,11 +18,16 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# 2. Python packages for the outside-client and interop tests.
-python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install -q cryptography
-if [ -f scripts/python-requirements.txt ]; then
-  python3 -m pip install -q -r scripts/python-requirements.txt
+# 2. Python packages for the outside client and the interop tests (cryptography with
+#    ML-KEM, py-libp2p), in a virtual environment under .build/ that comes first on PATH.
+VENV=.build/python
+if ! "$VENV/bin/python" -c 'import libp2p; from cryptography.hazmat.primitives.asymmetric import mlkem' 2>/dev/null; then
+  log "installing Python test dependencies into $VENV"
+  python3 -m venv "$VENV" || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$VENV"; }
+  "$VENV/bin/pip" install -q -r scripts/python-requirements.txt
 fi
+export PATH="$PWD/$VENV/bin:$PATH"
+export VIVIM_PYTHON="$PWD/$VENV/bin/python"
 
 # 3. A throwaway PostgreSQL on 127.0.0.1, as the postgres user (it refuses root).
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -51,7 +56,11 @@ log "building"
 swift build --build-tests
 log "tests against the real PostgreSQL server"
 swift test --skip-build --filter PostgreSQL 2>&1 | tee "$PG_DIR/pg-tests.log"
-pg_count=$(grep -cE '^.?[✔] Test ' "$PG_DIR/pg-tests.log" || true)
 log "all other tests"
-swift test --skip-build --skip PostgreSQL
-log "PostgreSQL-backed tests that ran and passed on the real server: $pg_count"
+swift test --skip-build --skip PostgreSQL 2>&1 | tee "$PG_DIR/other-tests.log"
+
+# Both runs passed (set -e and pipefail stop the script otherwise); report the counts.
+count() { sed -nE 's/.*Test run with ([0-9]+) tests? .*passed.*/\1/p' "$1" | tail -n 1; }
+pg_count=$(count "$PG_DIR/pg-tests.log"); other_count=$(count "$PG_DIR/other-tests.log")
+log "PostgreSQL-backed tests run against the real server: ${pg_count:-0}"
+echo "vivim tests: $(( ${pg_count:-0} + ${other_count:-0} )) passed, 0 failed"

@@ -69,6 +69,7 @@ public final class VivimAPIClient: Sendable {
     // MARK: Identity
 
     /// Registers the identity's DID with its encryption key and device (SPEC §1).
+    @discardableResult
     public func register(identity: SigningIdentity, encryptionKey: EncryptionKey, deviceID: DeviceID,
                          displayName: String? = nil, deviceName: String? = nil) async throws -> APIResponse {
         let keyText = encryptionKey.base64URL

@@ -33,10 +33,10 @@ public enum Base58 {
         return String(decoding: result, as: UTF8.self)
     }
 
-    /// Returns nil for characters outside the alphabet or an over-long input.
-    public static func decode(_ string: String) -> [UInt8]? {
+    /// Returns nil for characters outside the alphabet or an input longer than `maxLength`.
+    public static func decode(_ string: String, maxLength: Int = maxEncodedLength) -> [UInt8]? {
         let input = Array(string.utf8)
-        guard input.count <= maxEncodedLength else { return nil }
+        guard input.count <= maxLength else { return nil }
         let zeros = input.prefix(while: { $0 == alphabet[0] }).count
         var bytes: [UInt8] = []  // little-endian base-256
         for character in input[zeros...] {

@@ -24,6 +24,51 @@ public enum ContentPart: Sendable, Equatable {
     }
 }
 
+/// The JSON form of a part, shared by the API and the user database:
+/// `{type: text|code|image|tool_call|tool_result, text?, language?, url?, alt?, name?, arguments?, content?}`.
+extension ContentPart: Codable {
+    enum CodingKeys: String, CodingKey { case type, text, language, url, alt, name, arguments, content }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func text(_ key: CodingKeys) throws -> String? { try container.decodeIfPresent(String.self, forKey: key) }
+        switch try container.decode(String.self, forKey: .type) {
+        case "text": self = .text(try text(.text) ?? "")
+        case "code": self = .code(language: try text(.language), code: try text(.text) ?? "")
+        case "image": self = .image(ref: try text(.url) ?? "", alt: try text(.alt))
+        case "tool_call": self = .toolCall(name: try text(.name) ?? "", arguments: try text(.arguments) ?? "")
+        case "tool_result": self = .toolResult(name: try text(.name), content: try text(.content) ?? "")
+        case let other:
+            throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "unknown part type \(other)")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .text(let text):
+            try container.encode("text", forKey: .type)
+            try container.encode(text, forKey: .text)
+        case .code(let language, let code):
+            try container.encode("code", forKey: .type)
+            try container.encodeIfPresent(language, forKey: .language)
+            try container.encode(code, forKey: .text)
+        case .image(let ref, let alt):
+            try container.encode("image", forKey: .type)
+            try container.encode(ref, forKey: .url)
+            try container.encodeIfPresent(alt, forKey: .alt)
+        case .toolCall(let name, let arguments):
+            try container.encode("tool_call", forKey: .type)
+            try container.encode(name, forKey: .name)
+            try container.encode(arguments, forKey: .arguments)
+        case .toolResult(let name, let content):
+            try container.encode("tool_result", forKey: .type)
+            try container.encodeIfPresent(name, forKey: .name)
+            try container.encode(content, forKey: .content)
+        }
+    }
+}
+
 public struct MessageInput: Sendable, Equatable {
     public var role: MessageRole
     public var author: String?

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import VivimCore
 
 /// One user's own SQLite database: their conversations, messages, ACUs and everything
@@ -10,14 +11,35 @@ public final class UserDatabase: Sendable {
 
     init(path: String, synchronous: String) throws {
         var configuration = Configuration()
-        configuration.journalMode = .wal
         configuration.busyMode = .timeout(10)
+        // WAL and durability are set here rather than with GRDB's `journalMode = .wal`,
+        // which writes to the file on every open and resets `synchronous` to NORMAL.
         configuration.prepareDatabase { db in
+            guard try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") == "wal" else {
+                throw DatabaseError(message: "could not enable WAL")
+            }
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            // Keep the -wal file when the last connection closes, so an LRU eviction and
+            // the next open do not delete and recreate it (SQLITE_FCNTL_PERSIST_WAL).
+            var persist: CInt = 1
+            let code = withUnsafeMutablePointer(to: &persist) {
+                sqlite3_file_control(db.sqliteConnection, nil, SQLITE_FCNTL_PERSIST_WAL, $0)
+            }
+            guard code == SQLITE_OK else { throw DatabaseError(resultCode: ResultCode(rawValue: code)) }
         }
         self.path = path
         queue = try DatabaseQueue(path: path, configuration: configuration)
-        try UserDatabaseSchema.migrator.migrate(queue)
+        // Most opens find the schema current. `user_version` is read from the file header,
+        // without parsing the schema, so the check is nearly free; migrate only when behind.
+        if try queue.read({ try Int.fetchOne($0, sql: "PRAGMA user_version") }) != UserDatabaseSchema.version {
+            try UserDatabaseSchema.migrator.migrate(queue)
+            try queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA user_version = \(UserDatabaseSchema.version)") }
+        }
+    }
+
+    /// The connection's `PRAGMA synchronous` (2 = FULL, 1 = NORMAL).
+    public func synchronousSetting() async throws -> Int {
+        try await queue.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     func close() throws { try queue.close() }
@@ -57,7 +79,7 @@ public final class UserDatabase: Sendable {
                 let text = message.parts.map(\.plainText).filter { !$0.isEmpty }.joined(separator: "\n\n")
                 try insertMessage.execute(arguments: [
                     messageIDs[index].rawValue, conversationID.rawValue, index, message.role.rawValue, message.author,
-                    try StoreJSON.encode(message.parts.map(StoredPart.init)), text, message.createdAt,
+                    try StoreJSON.encode(message.parts), text, message.createdAt,
                 ])
             }
             let insertACU = try db.makeStatement(sql: """
@@ -88,10 +110,21 @@ public final class UserDatabase: Sendable {
         }
     }
 
+    /// The conversation and its messages from one consistent snapshot, in one database hop.
+    public func conversationWithMessages(_ id: ConversationID) async throws -> (ConversationRecord, [MessageRecord])? {
+        try await queue.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM conversations WHERE id = ?", arguments: [id.rawValue]) else { return nil }
+            let decoder = JSONDecoder()
+            let messages = try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE conversation_id = ? ORDER BY idx", arguments: [id.rawValue])
+            return (try ConversationRecord(row: row), try messages.map { try MessageRecord(row: $0, decoder: decoder) })
+        }
+    }
+
     public func messages(of id: ConversationID) async throws -> [MessageRecord] {
         try await queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE conversation_id = ? ORDER BY idx", arguments: [id.rawValue])
-                .map(MessageRecord.init(row:))
+            let decoder = JSONDecoder()
+            return try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE conversation_id = ? ORDER BY idx", arguments: [id.rawValue])
+                .map { try MessageRecord(row: $0, decoder: decoder) }
         }
     }
 
@@ -197,12 +230,12 @@ public struct MessageRecord: Sendable, Equatable {
     public var parts: [ContentPart]
     public var createdAt: Date?
 
-    init(row: Row) throws {
+    init(row: Row, decoder: JSONDecoder) throws {
         id = MessageID(trusted: row["id"])
         index = row["idx"]
         role = MessageRole(rawValue: row["role"]) ?? .user
         author = row["author"]
-        parts = try StoreJSON.decode([StoredPart].self, row["parts"]).map(\.part)
+        parts = try decoder.decode([ContentPart].self, from: Data((row["parts"] as String).utf8))
         createdAt = row["created_at"]
     }
 }
@@ -246,36 +279,5 @@ enum FullTextQuery {
             .prefix(32)
             .map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
             .joined(separator: " ")
-    }
-}
-
-/// The JSON form of a content part in the `messages.parts` column.
-struct StoredPart: Codable, Equatable {
-    var type: String
-    var text: String?
-    var language: String?
-    var ref: String?
-    var alt: String?
-    var name: String?
-    var arguments: String?
-
-    init(_ part: ContentPart) {
-        switch part {
-        case .text(let text): type = "text"; self.text = text
-        case .code(let language, let code): type = "code"; self.language = language; text = code
-        case .image(let ref, let alt): type = "image"; self.ref = ref; self.alt = alt
-        case .toolCall(let name, let arguments): type = "tool_call"; self.name = name; self.arguments = arguments
-        case .toolResult(let name, let content): type = "tool_result"; self.name = name; text = content
-        }
-    }
-
-    var part: ContentPart {
-        switch type {
-        case "code": .code(language: language, code: text ?? "")
-        case "image": .image(ref: ref ?? "", alt: alt)
-        case "tool_call": .toolCall(name: name ?? "", arguments: arguments ?? "")
-        case "tool_result": .toolResult(name: name, content: text ?? "")
-        default: .text(text ?? "")
-        }
     }
 }

@@ -74,6 +74,12 @@ public final class UserDatabaseManager: Sendable {
         }
     }
 
+    /// Whether the user's handle is in the cache (does not touch its recency).
+    public func isOpen(_ did: DID) -> Bool {
+        let key = Hashing.sha256Hex(did.description)
+        return state.withLock { $0.entries[key] != nil }
+    }
+
     /// Number of open handles (bounded by `capacity`).
     public var openCount: Int { state.withLock { $0.entries.count } }
 

@@ -3,6 +3,10 @@ import GRDB
 /// The per-user schema (SPEC §2.2). Each file carries its own migration record and is
 /// migrated when opened; migrations are named and append-only.
 enum UserDatabaseSchema {
+    /// Stored in the file header (`PRAGMA user_version`) once every migration is applied;
+    /// bump it with each new migration.
+    static let version = 1
+
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("001_content") { db in

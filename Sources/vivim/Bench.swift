@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 
 /// One figure of a benchmark run (SPEC §13 JSON shape).
-struct BenchFigure: Encodable {
+struct BenchFigure: Encodable, Sendable {
     var name: String
     var value: Double
     var unit: String
@@ -70,7 +70,8 @@ struct LatencySamples {
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run a benchmark suite and print its figures.",
-                                                    subcommands: [UserDBBench.self, AuthBench.self, ImportBench.self, CRDTBench.self])
+                                                    subcommands: [UserDBBench.self, AuthBench.self, ImportBench.self, CRDTBench.self, CryptoBench.self,
+                                                                  DHTSimBench.self, PubSubBench.self, P2PBench.self])
 }
 
 struct BenchOptions: ParsableArguments {

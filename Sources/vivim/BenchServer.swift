@@ -45,7 +45,7 @@ func measureThroughput(concurrency: Int, duration: Duration, maxOperations: Int 
 struct AuthBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "auth")
     @OptionGroup var options: BenchOptions
-    @Option(name: .customLong("master-db"), help: "PostgreSQL URL; absent = embedded master store.") var masterDB = environment("MASTER_DB")
+    @Option(name: .customLong("master-db"), help: "PostgreSQL URL; absent = embedded master store (VIVIM_MASTER_DB).") var masterDB: String?
     @Option var concurrency = 16
     @Option(help: "Seconds per measurement.") var seconds: Double?
 
@@ -57,6 +57,7 @@ struct AuthBench: AsyncParsableCommand {
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.dataDirectory = directory
+        let masterDB = masterDB ?? environment("MASTER_DB")
         configuration.masterDatabaseURL = masterDB
         configuration.logLevel = .error
         let server = try await RunningServer.start(try await VivimServerApp.make(configuration: configuration))

@@ -11,7 +11,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to bind; 0 picks a free port (VIVIM_PORT).") var port = Int(environment("PORT") ?? "") ?? 8080
     @Option(name: .customLong("data-dir"), help: "Data directory (VIVIM_DATA_DIR).") var dataDir = environment("DATA_DIR") ?? "./vivim-data"
     @Option(name: .customLong("master-db"), help: "PostgreSQL URL; absent = embedded master store (VIVIM_MASTER_DB).")
-    var masterDB = environment("MASTER_DB")
+    var masterDB: String?
     @Option(help: "P2P listen multiaddr (VIVIM_LISTEN).") var listen = environment("LISTEN") ?? "/ip4/127.0.0.1/tcp/4001"
     @Option(help: "Bootstrap peer multiaddr, repeatable (VIVIM_BOOTSTRAP).") var bootstrap: [String] = environment("BOOTSTRAP").map { [$0] } ?? []
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical (VIVIM_LOG_LEVEL).")
@@ -30,7 +30,7 @@ struct Serve: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.dataDirectory = dataDir
-        configuration.masterDatabaseURL = masterDB
+        configuration.masterDatabaseURL = masterDB ?? environment("MASTER_DB")
         configuration.logLevel = level
         configuration.tokenLifetime = tokenLifetime
         raiseOpenFileLimit()

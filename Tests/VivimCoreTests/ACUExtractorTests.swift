@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VivimCore
 
@@ -63,5 +64,23 @@ import VivimCore
     @Test func pipesWithoutADelimiterRowAreAParagraph() {
         let (acus, _) = ACUExtractor.extract([MessageInput(role: .user, parts: [.text("a | b\nc | d")])])
         #expect(acus.map(\.type) == [.paragraph])
+    }
+}
+
+@Suite struct ContentPartCodingTests {
+    @Test func everyKindOfPartRoundTripsThroughItsJSONForm() throws {
+        let parts: [ContentPart] = [
+            .text("hello"), .code(language: "swift", code: "let x = 1"), .code(language: nil, code: "raw"),
+            .image(ref: "https://img/1.png", alt: "one"), .image(ref: "img://2", alt: nil),
+            .toolCall(name: "search", arguments: "{\"q\":1}"), .toolResult(name: "search", content: "found"), .toolResult(name: nil, content: ""),
+        ]
+        let data = try JSONEncoder().encode(parts)
+        #expect(try JSONDecoder().decode([ContentPart].self, from: data) == parts)
+        let json = String(decoding: try JSONEncoder().encode(ContentPart.image(ref: "u", alt: nil)), as: UTF8.self)
+        #expect(json.contains("\"type\":\"image\"") && json.contains("\"url\":\"u\""))
+    }
+
+    @Test func anUnknownPartTypeIsADecodingError() {
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(ContentPart.self, from: Data(#"{"type":"video"}"#.utf8)) }
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+import VivimCore
 @testable import VivimNetwork
 
 @Suite struct VarintTests {
@@ -89,7 +90,7 @@ import Testing
 
     @Test func base58KeepsLeadingZeros() throws {
         #expect(Base58.encode([0, 0, 1]) == "112")
-        #expect(try Base58.decode("112") == [0, 0, 1])
+        #expect(Base58.decode("112") == [0, 0, 1])
         #expect(Base58.encode(Array("hello world".utf8)) == "StV1DL6CwTryKyV")
     }
 

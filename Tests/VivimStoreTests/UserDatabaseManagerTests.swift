@@ -37,8 +37,18 @@ import VivimTestSupport
         }
         let journal = try await DatabaseQueue(path: expected).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         #expect(journal == "wal")
+        #expect(try await database.synchronousSetting() == 2)  // FULL: acknowledged writes survive power loss
+        let normal = try UserDatabaseManager(dataDirectory: directory + "/normal", durable: false).create(for: did)
+        #expect(try await normal.synchronousSetting() == 1)
         #expect(try await database.schemaVersion() == "001_content")
         #expect(try await database.integrityCheck() == "ok")
+    }
+
+    @Test func theEmbeddedMasterStoreIsDurable() async throws {
+        let directory = TestDatabases.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteMasterStore(path: directory + "/master.sqlite")
+        #expect(try await store.synchronousSetting() == 2)
     }
 
     @Test func openingAUserWithoutAFileIsNotFound() throws {

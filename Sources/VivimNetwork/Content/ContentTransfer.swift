@@ -1,4 +1,5 @@
 import Crypto
+import VivimCore
 
 /// The network key of a bundle: the SHA-256 multihash of its bytes
 /// (`0x12 0x20 ‖ digest`, SPEC §8.2), which is also its DHT provider key.

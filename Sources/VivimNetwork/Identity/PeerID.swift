@@ -1,3 +1,5 @@
+import VivimCore
+
 /// A libp2p peer id: the multihash of the protobuf-encoded public key — the
 /// identity multihash when that encoding is at most 42 bytes (Ed25519 always
 /// is), otherwise sha2-256 (libp2p/specs peer-ids.md). Its text form is the
@@ -38,7 +40,8 @@ public struct PeerID: Hashable, Sendable, Comparable, CustomStringConvertible, C
 
     /// Parses the legacy base58btc text form (`12D3KooW…`, `Qm…`).
     public init(string: String) throws(WireError) {
-        try self.init(bytes: Base58.decode(string, maxLength: 128))
+        guard let bytes = Base58.decode(string, maxLength: 128) else { throw .invalidValue("peer id is not base58btc of at most 128 characters") }
+        try self.init(bytes: bytes)
     }
 
     public var bytes: [UInt8] { multihash.bytes }

@@ -155,19 +155,8 @@ struct MessageView: Encodable {
     var index: Int
     var role: String
     var author: String?
-    var content: [PartView]
+    var content: [ContentPart]
     var createdAt: Date?
-
-    struct PartView: Encodable {
-        var type: String
-        var text: String?
-        var language: String?
-        var url: String?
-        var alt: String?
-        var name: String?
-        var arguments: String?
-        var content: String?
-    }
 
     init(_ record: MessageRecord) {
         id = record.id.rawValue
@@ -175,15 +164,7 @@ struct MessageView: Encodable {
         role = record.role.rawValue
         author = record.author
         createdAt = record.createdAt
-        content = record.parts.map { part in
-            switch part {
-            case .text(let text): PartView(type: "text", text: text)
-            case .code(let language, let code): PartView(type: "code", text: code, language: language)
-            case .image(let ref, let alt): PartView(type: "image", url: ref, alt: alt)
-            case .toolCall(let name, let arguments): PartView(type: "tool_call", name: name, arguments: arguments)
-            case .toolResult(let name, let content): PartView(type: "tool_result", name: name, content: content)
-            }
-        }
+        content = record.parts
     }
 }
 
@@ -231,14 +212,14 @@ extension VivimServerApp {
         routes.add(.get, "/api/v1/conversations/:id") { _, context in
             let caller = try context.requireCaller()
             let id = try ConversationID(parsing: try context.parameter("id"))
-            let database = try users.database(for: caller.did)
-            guard let record = try await database.conversation(id) else { throw VivimError.notFound("conversation not found") }
+            guard let (record, messages) = try await users.database(for: caller.did).conversationWithMessages(id) else {
+                throw VivimError.notFound("conversation not found")
+            }
             struct Out: Encodable {
                 var conversation: ConversationSummaryView
                 var messages: [MessageView]
             }
-            return try context.respond(Out(conversation: ConversationSummaryView(record),
-                                           messages: try await database.messages(of: id).map(MessageView.init)))
+            return try context.respond(Out(conversation: ConversationSummaryView(record), messages: messages.map(MessageView.init)))
         }
 
         routes.add(.delete, "/api/v1/conversations/:id") { _, context in

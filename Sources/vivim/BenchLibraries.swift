@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import VivimCrypto
+import VivimNetwork
+
+/// `vivim bench crypto`: content cipher, capsules and bundle sealing, with
+/// `openssl speed -evp aes-256-gcm` measured in the same run as the baseline.
+struct CryptoBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "crypto")
+    @OptionGroup var options: BenchOptions
+
+    func run() async throws {
+        var results = try CryptoBenchmark.run(quick: options.quick).map { BenchFigure(name: $0.name, value: $0.value, unit: $0.unit) }
+        if let openssl = opensslAESGCM16KB(seconds: options.quick ? 1 : 3) {
+            results.append(BenchFigure(name: "openssl speed -elapsed -evp aes-256-gcm, 16 KiB blocks (baseline)", value: openssl, unit: "MB/s"))
+            for index in results.indices where results[index].unit == "MB/s" && results[index].name.lowercased().contains("aes") && results[index].baseline == nil
+                && !results[index].name.hasPrefix("openssl") {
+                results[index].baseline = openssl
+                results[index].ratio = results[index].value / openssl
+            }
+        }
+        BenchReport(suite: "crypto", machine: BenchReport.machine, results: results).print(json: options.json)
+    }
+
+    /// Runs openssl on this machine now; nil when openssl is not installed.
+    func opensslAESGCM16KB(seconds: Int) -> Double? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl", "speed", "-elapsed", "-seconds", String(seconds), "-bytes", "16384", "-evp", "aes-256-gcm"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        // The last line reads "AES-256-GCM  <kB/s for 16384-byte blocks>k".
+        guard let line = output.split(separator: "\n").last(where: { $0.lowercased().hasPrefix("aes-256-gcm") }),
+              let field = line.split(separator: " ").last, let kilobytes = Double(field.dropLast()) else { return nil }
+        return kilobytes * 1000 / 1_000_000
+    }
+}
+
+/// `vivim bench dht-sim`: Kademlia lookups in the deterministic simulation, N = 100, 1,000, 5,000.
+struct DHTSimBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dht-sim")
+    @OptionGroup var options: BenchOptions
+    func run() async throws {
+        let sizes = options.quick ? [100, 500] : [100, 1_000, 5_000]
+        let figures = try NetworkBenchmark.dhtSimulation(sizes: sizes, lookups: options.quick ? 100 : 500)
+        BenchReport(suite: "dht-sim", machine: BenchReport.machine, results: figures.map { BenchFigure(name: $0.name, value: $0.value, unit: $0.unit) })
+            .print(json: options.json)
+    }
+}
+
+/// `vivim bench pubsub`: gossipsub delivery in the simulation.
+struct PubSubBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pubsub")
+    @OptionGroup var options: BenchOptions
+    func run() async throws {
+        let figures = try NetworkBenchmark.pubsubSimulation(sizes: options.quick ? [100] : [100, 1_000], messages: options.quick ? 20 : 50)
+        BenchReport(suite: "pubsub", machine: BenchReport.machine, results: figures.map { BenchFigure(name: $0.name, value: $0.value, unit: $0.unit) })
+            .print(json: options.json)
+    }
+}
+
+/// `vivim bench p2p`: real nodes on loopback (handshakes, DHT lookups, PubSub delivery).
+struct P2PBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "p2p")
+    @OptionGroup var options: BenchOptions
+    @Option var nodes: Int?
+    func run() async throws {
+        raiseOpenFileLimit()
+        let figures = try await NetworkBenchmark.loopback(nodes: nodes ?? (options.quick ? 10 : 50), handshakes: options.quick ? 50 : 200,
+                                                          lookups: options.quick ? 20 : 100, messages: options.quick ? 20 : 100)
+        BenchReport(suite: "p2p", machine: BenchReport.machine, results: figures.map { BenchFigure(name: $0.name, value: $0.value, unit: $0.unit) })
+            .print(json: options.json)
+    }
+}

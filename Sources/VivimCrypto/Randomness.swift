@@ -5,7 +5,17 @@ import Foundation
 public enum SecureRandom {
     public static func bytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        var bytes = [UInt8](repeating: 0, count: count)
+        var index = 0
+        while index < count {  // eight bytes per call to the system generator
+            var word = generator.next()
+            for _ in 0..<min(8, count - index) {
+                bytes[index] = UInt8(truncatingIfNeeded: word)
+                word >>= 8
+                index += 1
+            }
+        }
+        return bytes
     }
 
     /// A URL-safe random token of `byteCount` bytes of entropy.
@@ -16,7 +26,20 @@ public enum Hashing {
     public static func sha256<Bytes: DataProtocol>(_ bytes: Bytes) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
 
     public static func sha256Hex<Bytes: DataProtocol>(_ bytes: Bytes) -> String {
-        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        hex(SHA256.hash(data: bytes))
+    }
+
+    static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Lower-case hex of a byte sequence.
+    public static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        var characters: [UInt8] = []
+        characters.reserveCapacity(bytes.underestimatedCount * 2)
+        for byte in bytes {
+            characters.append(hexDigits[Int(byte >> 4)])
+            characters.append(hexDigits[Int(byte & 0x0f)])
+        }
+        return String(decoding: characters, as: UTF8.self)
     }
 
     public static func sha256Hex(_ text: String) -> String { sha256Hex(Array(text.utf8)) }

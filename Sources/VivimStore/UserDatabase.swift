@@ -31,7 +31,7 @@ public final class UserDatabase: Sendable {
         queue = try DatabaseQueue(path: path, configuration: configuration)
         // Most opens find the schema current. `user_version` is read from the file header,
         // without parsing the schema, so the check is nearly free; migrate only when behind.
-        if try queue.read({ try Int.fetchOne($0, sql: "PRAGMA user_version") }) != UserDatabaseSchema.version {
+        if try queue.inDatabase({ try Int.fetchOne($0, sql: "PRAGMA user_version") }) != UserDatabaseSchema.version {
             try UserDatabaseSchema.migrator.migrate(queue)
             try queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA user_version = \(UserDatabaseSchema.version)") }
         }
@@ -39,19 +39,34 @@ public final class UserDatabase: Sendable {
 
     /// The connection's `PRAGMA synchronous` (2 = FULL, 1 = NORMAL).
     public func synchronousSetting() async throws -> Int {
-        try await queue.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
+        try await snapshotRead { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     func close() throws { try queue.close() }
 
+    /// A read inside one deferred transaction (a consistent snapshot). GRDB's
+    /// `DatabaseQueue.read` marks the connection read-only with `PRAGMA query_only`, and
+    /// changing a flag pragma expires every prepared statement, so cached statements would
+    /// be compiled again on every read; this keeps them.
+    func snapshotRead<T: Sendable>(_ body: @escaping @Sendable (GRDB.Database) throws -> T) async throws -> T {
+        try await queue.writeWithoutTransaction { db in
+            var result: T?
+            try db.inTransaction(.deferred) {
+                result = try body(db)
+                return .commit
+            }
+            return result!
+        }
+    }
+
     /// The schema version this file is at (the last applied migration's name).
     public func schemaVersion() async throws -> String? {
-        try await queue.read { db in try UserDatabaseSchema.migrator.appliedMigrations(db).last }
+        try await snapshotRead { db in try UserDatabaseSchema.migrator.appliedMigrations(db).last }
     }
 
     /// `PRAGMA integrity_check` — "ok" for a healthy file.
     public func integrityCheck() async throws -> String {
-        try await queue.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }
+        try await snapshotRead { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }
     }
 
     // MARK: Conversations
@@ -79,7 +94,7 @@ public final class UserDatabase: Sendable {
                 let text = message.parts.map(\.plainText).filter { !$0.isEmpty }.joined(separator: "\n\n")
                 try insertMessage.execute(arguments: [
                     messageIDs[index].rawValue, conversationID.rawValue, index, message.role.rawValue, message.author,
-                    try StoreJSON.encode(message.parts), text, message.createdAt,
+                    try MessageRecord.storedParts(message.parts), text, message.createdAt,
                 ])
             }
             let insertACU = try db.makeStatement(sql: """
@@ -96,40 +111,39 @@ public final class UserDatabase: Sendable {
     }
 
     public func conversations(page: PageRequest) async throws -> Page<ConversationRecord> {
-        try await queue.read { db in
+        try await snapshotRead { db in
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM conversations") ?? 0
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM conversations ORDER BY imported_at DESC, id LIMIT ? OFFSET ?",
+            let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM conversations ORDER BY imported_at DESC, id LIMIT ? OFFSET ?"),
                                         arguments: [page.pageSize, page.offset])
             return Page(items: try rows.map(ConversationRecord.init(row:)), totalItems: total, request: page)
         }
     }
 
     public func conversation(_ id: ConversationID) async throws -> ConversationRecord? {
-        try await queue.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM conversations WHERE id = ?", arguments: [id.rawValue]).map(ConversationRecord.init(row:))
+        try await snapshotRead { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM conversations WHERE id = ?"), arguments: [id.rawValue]).map(ConversationRecord.init(row:))
         }
     }
 
     /// The conversation and its messages from one consistent snapshot, in one database hop.
     public func conversationWithMessages(_ id: ConversationID) async throws -> (ConversationRecord, [MessageRecord])? {
-        try await queue.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM conversations WHERE id = ?", arguments: [id.rawValue]) else { return nil }
-            let decoder = JSONDecoder()
-            let messages = try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE conversation_id = ? ORDER BY idx", arguments: [id.rawValue])
-            return (try ConversationRecord(row: row), try messages.map { try MessageRecord(row: $0, decoder: decoder) })
+        try await snapshotRead { db in
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM conversations WHERE id = ?"), arguments: [id.rawValue]) else {
+                return nil
+            }
+            let messages = try Row.fetchAll(db.cachedStatement(sql: MessageRecord.selectByConversation), arguments: [id.rawValue])
+            return (try ConversationRecord(row: row), try MessageRecord.records(messages))
         }
     }
 
     public func messages(of id: ConversationID) async throws -> [MessageRecord] {
-        try await queue.read { db in
-            let decoder = JSONDecoder()
-            return try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE conversation_id = ? ORDER BY idx", arguments: [id.rawValue])
-                .map { try MessageRecord(row: $0, decoder: decoder) }
+        try await snapshotRead { db in
+            try MessageRecord.records(Row.fetchAll(db.cachedStatement(sql: MessageRecord.selectByConversation), arguments: [id.rawValue]))
         }
     }
 
     public func acus(of id: ConversationID, page: PageRequest) async throws -> Page<ACURecord> {
-        try await queue.read { db in
+        try await snapshotRead { db in
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM acus WHERE conversation_id = ?", arguments: [id.rawValue]) ?? 0
             let rows = try Row.fetchAll(db, sql: """
                 SELECT a.* FROM acus a JOIN messages m ON m.id = a.message_id
@@ -151,7 +165,7 @@ public final class UserDatabase: Sendable {
     public func search(_ text: String, page: PageRequest) async throws -> Page<SearchHit> {
         let match = FullTextQuery.match(for: text)
         guard !match.isEmpty else { return Page(items: [], totalItems: 0, request: page) }
-        return try await queue.read { db in
+        return try await snapshotRead { db in
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH ?", arguments: [match]) ?? 0
             let rows = try Row.fetchAll(db, sql: """
                 SELECT m.conversation_id, m.id AS message_id, m.idx, c.title,
@@ -230,13 +244,43 @@ public struct MessageRecord: Sendable, Equatable {
     public var parts: [ContentPart]
     public var createdAt: Date?
 
-    init(row: Row, decoder: JSONDecoder) throws {
+    init(row: Row, parts: [ContentPart]) {
         id = MessageID(trusted: row["id"])
         index = row["idx"]
         role = MessageRole(rawValue: row["role"]) ?? .user
         author = row["author"]
-        parts = try decoder.decode([ContentPart].self, from: Data((row["parts"] as String).utf8))
+        self.parts = parts
         createdAt = row["created_at"]
+    }
+
+    static let selectByConversation = "SELECT id, idx, role, author, parts, text, created_at FROM messages WHERE conversation_id = ? ORDER BY idx"
+
+    /// The `parts` column: the JSON array of parts, except that a message made of one
+    /// text part (the common case) stores `[]`, its text being the `text` column already.
+    static func storedParts(_ parts: [ContentPart]) throws -> String {
+        if parts.count == 1, case .text = parts[0] { return "[]" }
+        return try StoreJSON.encode(parts)
+    }
+
+    /// Rebuilds the rows' parts. Rich messages are decoded in one JSON pass: a decoder
+    /// call has a fixed cost that dwarfs a small message.
+    static func records(_ rows: [Row]) throws -> [MessageRecord] {
+        var json: [UInt8] = [UInt8(ascii: "[")]
+        var rich = 0
+        for row in rows {
+            let stored: String = row["parts"]
+            guard stored != "[]" else { continue }
+            if rich > 0 { json.append(UInt8(ascii: ",")) }
+            json.append(contentsOf: stored.utf8)
+            rich += 1
+        }
+        json.append(UInt8(ascii: "]"))
+        var decoded = rich == 0 ? [] : try JSONDecoder().decode([[ContentPart]].self, from: Data(json))[...]
+        return rows.map { row in
+            let stored: String = row["parts"]
+            let parts = stored == "[]" ? [ContentPart.text(row["text"])] : decoded.removeFirst()
+            return MessageRecord(row: row, parts: parts)
+        }
     }
 }
 

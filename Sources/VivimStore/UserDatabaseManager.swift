@@ -22,7 +22,7 @@ public final class UserDatabaseManager: Sendable {
     }
 
     struct State {
-        var entries: [String: Entry] = [:]
+        var entries: [DID: Entry] = [:]
         var tick: UInt64 = 0
     }
 
@@ -65,8 +65,7 @@ public final class UserDatabaseManager: Sendable {
 
     /// Closes and removes the user's database files (account deletion).
     public func delete(for did: DID) throws {
-        let key = Hashing.sha256Hex(did.description)
-        let entry = state.withLock { $0.entries.removeValue(forKey: key) }
+        let entry = state.withLock { $0.entries.removeValue(forKey: did) }
         try entry?.database.close()
         let path = path(for: did)
         for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
@@ -76,8 +75,7 @@ public final class UserDatabaseManager: Sendable {
 
     /// Whether the user's handle is in the cache (does not touch its recency).
     public func isOpen(_ did: DID) -> Bool {
-        let key = Hashing.sha256Hex(did.description)
-        return state.withLock { $0.entries[key] != nil }
+        state.withLock { $0.entries[did] != nil }
     }
 
     /// Number of open handles (bounded by `capacity`).
@@ -104,7 +102,7 @@ public final class UserDatabaseManager: Sendable {
     }
 
     private func handle(for did: DID, create: Bool) throws -> UserDatabase {
-        let key = Hashing.sha256Hex(did.description)
+        let key = did
         if let cached = lookup(key) { return cached }
         let path = path(for: did)
         if !FileManager.default.fileExists(atPath: path) {
@@ -138,7 +136,7 @@ public final class UserDatabaseManager: Sendable {
         return database
     }
 
-    private func lookup(_ key: String) -> UserDatabase? {
+    private func lookup(_ key: DID) -> UserDatabase? {
         state.withLock { state in
             guard var entry = state.entries[key] else { return nil }
             state.tick += 1

@@ -101,3 +101,24 @@ let didKeyVectors: [(seedLastByte: UInt8, did: String, publicKeyBase58: String)]
         }
     }
 }
+
+@Suite struct IdentifierTests {
+    @Test func newIdentifiersAreVersion7UUIDsInCreationOrder() throws {
+        let ids = (0..<5_000).map { _ in ConversationID() }
+        #expect(ids.map(\.rawValue) == ids.map(\.rawValue).sorted())  // time-ordered, monotonic within a millisecond
+        #expect(Set(ids).count == ids.count)
+        for id in ids.prefix(50) {
+            let parsed = try ConversationID(parsing: id.rawValue)
+            #expect(parsed == id)
+            let characters = Array(id.rawValue)
+            #expect(characters[14] == "7")  // version
+            #expect("89ab".contains(characters[19]))  // RFC 9562 variant
+        }
+    }
+
+    @Test func identifiersRefuseAnythingButCanonicalUUIDs() {
+        for bad in ["", "x", "123", "../../etc", String(repeating: "a", count: 36), "0190c6d4-5b0e-7c3a-9f1e-2a4b6c8d0e1f0"] {
+            #expect(throws: VivimError.self) { try CircleID(parsing: bad) }
+        }
+    }
+}

@@ -121,8 +121,9 @@ import Testing
         }
     }
 
-    static func waitUntil(_ condition: @Sendable () async -> Bool) async throws {
-        for _ in 0..<200 where !(await condition()) { try await Task.sleep(for: .milliseconds(25)) }
+    /// Polls `condition` every 25 ms for at most `seconds` (bounded in count and time).
+    static func waitUntil(seconds: Int = 5, _ condition: @Sendable () async -> Bool) async throws {
+        for _ in 0..<(seconds * 40) where !(await condition()) { try await Task.sleep(for: .milliseconds(25)) }
     }
 
     @Test func replicatesToThreePeersRepairsAfterALossAndRevokesEverywhere() async throws {
@@ -145,8 +146,11 @@ import Testing
         let victim = holders[0]
         await victim.storage.stop()
         await victim.host.shutdown()
-        await owner.storage.tick()
-        try await Self.waitUntil {
+        // Replica checks are periodic: the first may run before the loss is visible, so
+        // tick the way the scheduler would until the repair lands (a loaded CI machine
+        // needs more than a few seconds to notice a dead peer).
+        try await Self.waitUntil(seconds: 20) {
+            await owner.storage.tick()
             let r = await owner.storage.replicas(of: hash)
             return r.count == 3 && !r.contains(victim.host.peerID)
         }

@@ -164,7 +164,7 @@ import Testing
         // Revocation deletes the replicas network-wide and is recorded.
         await owner.storage.revoke(hash)
         let survivors = nodes.filter { repaired.contains($0.host.peerID) }
-        try await Self.waitUntil {
+        try await Self.waitUntil(seconds: 20) {
             for s in survivors where await s.storage.entry(hash) != nil { return false }
             return true
         }

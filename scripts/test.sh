@@ -11,17 +11,22 @@ log() { printf '== %s\n' "$*"; }
 need=()
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || need+=(libsqlite3-dev)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# Headless Chromium + chromedriver for the zero-knowledge link viewer check (Tests/clients/ZK-VIEWER.md).
+dpkg -s chromium >/dev/null 2>&1 || need+=(chromium)
+dpkg -s chromium-driver >/dev/null 2>&1 || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+export VIVIM_CHROMIUM="${VIVIM_CHROMIUM:-$(command -v chromium || true)}"
+export VIVIM_CHROMEDRIVER="${VIVIM_CHROMEDRIVER:-$(command -v chromedriver || true)}"
 
 # 2. Python packages for the outside client and the interop tests (cryptography with
 #    ML-KEM, py-libp2p), in a virtual environment under .build/ that comes first on PATH.
 VENV=.build/python
-if ! "$VENV/bin/python" -c 'import libp2p; from cryptography.hazmat.primitives.asymmetric import mlkem' 2>/dev/null; then
+if ! "$VENV/bin/python" -c 'import libp2p, selenium; from cryptography.hazmat.primitives.asymmetric import mlkem' 2>/dev/null; then
   log "installing Python test dependencies into $VENV"
   python3 -m venv "$VENV" || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$VENV"; }
   "$VENV/bin/pip" install -q -r scripts/python-requirements.txt

@@ -44,6 +44,8 @@ public final class P2PHost: Sendable {
         var nextTaskID = 0
         var observers: [ConnectionObserver] = []
         var openSockets = 0
+        /// After ``shutdown()`` the host dials nothing and keeps no new connection.
+        var shutDown = false
     }
 
     public init(identity: PeerKeyPair, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -140,6 +142,7 @@ public final class P2PHost: Sendable {
     /// Dials a TCP multiaddr; if it carries `/p2p/<id>` the remote must prove that identity.
     public func dial(_ address: Multiaddr) async throws -> P2PConnection {
         guard let (host, port) = address.tcpEndpoint else { throw P2PError.invalidAddress("\(address)") }
+        guard !state.withLock({ $0.shutDown }) else { throw P2PError.connectionClosed }
         // The handler must be in the pipeline before the socket becomes active: the
         // listener may send its multistream header before `connect` returns.
         let loop = group.next()
@@ -164,7 +167,7 @@ public final class P2PHost: Sendable {
     /// Counts a socket against ``Configuration/maxConnections``; false when full.
     private func admit(_ channel: any Channel) -> Bool {
         let admitted = state.withLock { s -> Bool in
-            guard s.openSockets < configuration.maxConnections else { return false }
+            guard !s.shutDown, s.openSockets < configuration.maxConnections else { return false }
             s.openSockets += 1
             return true
         }
@@ -200,9 +203,15 @@ public final class P2PHost: Sendable {
     }
 
     private func register(_ connection: P2PConnection) {
-        let observers = state.withLock { s in
+        let observers: [ConnectionObserver]? = state.withLock { s in
+            // A handshake that finished after shutdown: do not keep the connection.
+            guard !s.shutDown else { return nil }
             s.connections[connection.remotePeer, default: []].append(connection)
             return s.observers
+        }
+        guard let observers else {
+            connection.channel.close(promise: nil)
+            return
         }
         for o in observers { o(.connected(connection)) }
         connection.channel.closeFuture.whenComplete { [weak self] _ in
@@ -256,9 +265,11 @@ public final class P2PHost: Sendable {
         throw P2PError.negotiationFailed("too many messages")
     }
 
-    /// Closes listeners and connections and cancels stream handlers.
+    /// Closes listeners and connections and cancels stream handlers; the host then
+    /// refuses to dial and drops connections whose handshake completes afterwards.
     public func shutdown() async {
         let (listeners, connections, tasks) = state.withLock { s in
+            s.shutDown = true
             defer { s.listeners = []; s.connections = [:]; s.inboundTasks = [:] }
             return (s.listeners, s.connections.values.flatMap { $0 }, Array(s.inboundTasks.values))
         }

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 /// The I/O shell of ``StorageManager``: bytes in a ``ContentStore``, providing
 /// and target selection through ``DHTService``, transfers through
@@ -24,6 +25,11 @@ public actor StorageService {
     private var nextTask: UInt64 = 0
     private var ticker: Task<Void, Never>?
     private let logger: Logger
+
+    public enum Error: Swift.Error, Equatable, Sendable {
+        /// The content was revoked (or expired) here and is not published again.
+        case revoked(ContentHash)
+    }
 
     public init(host: P2PHost, dht: DHTService, store: ContentStore, configuration: Configuration = .init(),
                 logger: Logger = Logger(label: "vivim.storage")) {
@@ -66,6 +72,7 @@ public actor StorageService {
     @discardableResult
     public func publish(_ bytes: [UInt8], replicationFactor: Int? = nil, expiresIn: Duration? = nil) async throws -> ContentHash {
         let hash = ContentHash(of: bytes)
+        guard !manager.isRevoked(hash) else { throw Error.revoked(hash) }
         try await store.write(bytes, as: hash)
         execute(manager.stored(hash, size: bytes.count, origin: .own, replicationFactor: replicationFactor,
                                expiresAt: expiresIn.map { now + $0 }, now: now))
@@ -78,7 +85,7 @@ public actor StorageService {
             manager.accessed(hash, now: now)
             return local
         }
-        var lastError: any Error = ContentTransferService.Error.notFound
+        var lastError: any Swift.Error = ContentTransferService.Error.notFound
         for provider in try await dht.findProviders(hash.key, wanted: 3) where provider.id != host.peerID {
             do {
                 let bytes = try await transfer.fetch(hash, from: provider.id, addrs: provider.addrs)
@@ -101,6 +108,11 @@ public actor StorageService {
     public func replicas(of hash: ContentHash) -> Set<PeerID> { manager.entries[hash]?.replicas ?? [] }
     public func entry(_ hash: ContentHash) -> StorageManager.Entry? { manager.entries[hash] }
     public var deletions: [StorageManager.Deletion] { manager.deletions }
+    public func tombstone(_ hash: ContentHash, owner: PeerID? = nil) -> StorageManager.Tombstone? {
+        manager.tombstones[StorageManager.TombstoneKey(hash: hash, owner: owner ?? host.peerID)]
+    }
+    /// Bundles known to this node (own, replicas, fetched and cached).
+    public var contentCount: Int { manager.entries.count }
 
     /// Runs the manager's timers now (also called periodically).
     public func tick() { execute(manager.tick(now: now)) }
@@ -128,6 +140,9 @@ public actor StorageService {
             case .verifyReplica(let hash, let peer):
                 let request = ReplicationProtocol.Request(kind: .have, hash: hash, size: 0, expiresIn: nil)
                 spawn { [weak self] in
+                    // An error (unreachable, timeout) counts as lost too: the peer stays on the
+                    // list of holders asked to delete on revocation, so a false alarm costs one
+                    // extra replica, never an orphan.
                     let has = (try? await self?.send(request, to: peer)) ?? false
                     if !has { await self?.lost(hash, peer) }
                 }
@@ -135,7 +150,10 @@ public actor StorageService {
                 spawn { [store] in await store.delete(hash) }
             case .requestDeletion(let hash, let peer):
                 let request = ReplicationProtocol.Request(kind: .delete, hash: hash, size: 0, expiresIn: nil)
-                spawn { [weak self] in _ = try? await self?.send(request, to: peer) }
+                spawn { [weak self] in
+                    let acknowledged = (try? await self?.send(request, to: peer)) ?? false
+                    await self?.deletionDone(hash, peer, acknowledged)
+                }
             }
         }
     }
@@ -146,9 +164,17 @@ public actor StorageService {
 
     private func replicationDone(_ hash: ContentHash, _ peer: PeerID, _ ok: Bool) {
         if ok {
-            manager.replicationSucceeded(hash, at: peer)
+            execute(manager.replicationSucceeded(hash, at: peer, now: now))
         } else {
             execute(manager.replicationFailed(hash, at: peer, now: now))
+        }
+    }
+
+    private func deletionDone(_ hash: ContentHash, _ peer: PeerID, _ acknowledged: Bool) {
+        if acknowledged {
+            manager.deletionAcknowledged(hash, by: peer)
+        } else {
+            manager.deletionFailed(hash, at: peer, now: now)
         }
     }
 
@@ -167,8 +193,15 @@ public actor StorageService {
 
     private func finished(_ id: UInt64) { tasks[id] = nil }
 
-    /// Sends one replication request and returns the peer's answer.
+    /// Sends one replication request and returns the peer's answer (bounded by `requestTimeout`).
     private func send(_ request: ReplicationProtocol.Request, to peer: PeerID) async throws -> Bool {
+        try await withDeadline(configuration.requestTimeout) { [weak self] in
+            guard let self else { throw P2PError.connectionClosed }
+            return try await self.exchange(request, with: peer)
+        }
+    }
+
+    private func exchange(_ request: ReplicationProtocol.Request, with peer: PeerID) async throws -> Bool {
         let connection: P2PConnection
         if let existing = host.connections(to: peer).first {
             connection = existing
@@ -202,9 +235,9 @@ public actor StorageService {
         case .have:
             ok = await store.read(request.hash) != nil
         case .delete:
-            let actions = manager.deletionRequested(request.hash, by: sender, now: now)
-            execute(actions)
-            ok = !actions.isEmpty
+            // Acknowledged once processed: nothing is (or will be) kept here on the sender's behalf.
+            execute(manager.deletionRequested(request.hash, by: sender, now: now))
+            ok = true
         case .replicate:
             ok = await acceptReplica(request, from: sender)
         }
@@ -212,13 +245,39 @@ public actor StorageService {
     }
 
     private func acceptReplica(_ request: ReplicationProtocol.Request, from owner: PeerID) async -> Bool {
-        guard request.size <= UInt64(configuration.transfer.maxBundleSize),
-              manager.canAcceptReplica(size: Int(request.size)) else { return false }
-        if manager.entries[request.hash] != nil { return true }
+        guard request.size <= UInt64(configuration.transfer.maxBundleSize) else { return false }
+        switch manager.replicaRequested(request.hash, size: Int(request.size), from: owner) {
+        case .refuse: return false
+        case .alreadyHeld: return true
+        case .fetch: break
+        }
         guard let bytes = try? await transfer.fetch(request.hash, from: owner),
               (try? await store.write(bytes, as: request.hash)) != nil else { return false }
         execute(manager.stored(request.hash, size: bytes.count, origin: .replica(owner: owner),
                                expiresAt: request.expiresIn.map { now + .seconds(Int64(min($0, UInt64(Int64.max / 2)))) }, now: now))
+        // Revoked by the owner while the bytes were on their way: `stored` dropped them.
+        return manager.entries[request.hash] != nil
+    }
+}
+
+/// Runs `body`, throwing ``P2PError/timeout`` if it takes longer than `limit`. The body is
+/// cancelled and left to unwind on its own (stream reads are not interrupted by
+/// cancellation, so a task group would wait for them).
+func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    let once = Mutex<CheckedContinuation<T, any Error>?>(nil)
+    let resume: @Sendable (Result<T, any Error>) -> Bool = { result in
+        guard let c = once.withLock({ c -> CheckedContinuation<T, any Error>? in defer { c = nil }; return c }) else { return false }
+        c.resume(with: result)
         return true
+    }
+    return try await withCheckedThrowingContinuation { continuation in
+        once.withLock { $0 = continuation }
+        let work = Task {
+            do { _ = resume(.success(try await body())) } catch { _ = resume(.failure(error)) }
+        }
+        Task {
+            try? await Task.sleep(for: limit)
+            if resume(.failure(P2PError.timeout)) { work.cancel() }
+        }
     }
 }

@@ -16,6 +16,13 @@ public struct StorageManager: Sendable {
         public var hotRetention: Duration = .seconds(7 * 24 * 3600)
         /// How often each replica of own content is checked.
         public var repairInterval: Duration = .seconds(60)
+        /// Deletion requests per replica holder before giving up (each must be acknowledged).
+        public var maxDeletionAttempts = 8
+        /// Delay before the first retry of an unacknowledged deletion request; doubles per attempt.
+        public var deletionRetryDelay: Duration = .seconds(1)
+        /// How long a revoked id (or an id its owner asked us to delete) is refused.
+        public var tombstoneRetention: Duration = .seconds(30 * 24 * 3600)
+        public var maxTombstones = 100_000
         public init() {}
     }
 
@@ -45,7 +52,8 @@ public struct StorageManager: Sendable {
         public var replicas: Set<PeerID> = []
         /// Peers asked to replicate and not yet answered.
         public var pending: Set<PeerID> = []
-        /// Peers that refused or failed to replicate it (not asked again).
+        /// Peers that refused, failed to replicate it, or were found without it (not asked
+        /// again; still asked to delete on revocation, as they may hold the bytes after all).
         public var refused: Set<PeerID> = []
         public var lastRepairCheck: NetworkInstant
     }
@@ -61,8 +69,42 @@ public struct StorageManager: Sendable {
         case verifyReplica(ContentHash, at: PeerID)
         /// Remove the local bytes.
         case deleteLocal(ContentHash)
-        /// Ask a replica holder to delete (best effort).
+        /// Ask a replica holder to delete; report with ``deletionAcknowledged`` / ``deletionFailed``.
         case requestDeletion(ContentHash, at: PeerID)
+    }
+
+    /// What to do with a request to hold a replica.
+    public enum ReplicaDecision: Sendable, Equatable {
+        /// Refused: no room, too large, or the id was deleted by this owner (tombstone).
+        case refuse
+        /// Already held here (now also on the owner's behalf): answer yes without fetching.
+        case alreadyHeld
+        /// Fetch the bytes from the owner, then report ``stored(_:size:origin:replicationFactor:expiresAt:now:)``.
+        case fetch
+    }
+
+    /// A deleted id that must not come back: own content revoked or expired here, or a
+    /// replica whose owner asked for its deletion. Later REPLICATE requests for it from
+    /// that owner are refused, and a replica that arrives while the deletion was in
+    /// flight is dropped. For own content it also tracks which holders have not yet
+    /// acknowledged the deletion (requests are retried with exponential backoff).
+    public struct Tombstone: Sendable, Equatable {
+        public struct Retry: Sendable, Equatable {
+            public var attempts: Int
+            /// When to ask again; nil while a request is in flight.
+            public var next: NetworkInstant?
+        }
+        public let reason: DeletionReason
+        public let at: NetworkInstant
+        public var unacknowledged: [PeerID: Retry] = [:]
+        /// Holders that gave up acknowledging after ``Configuration/maxDeletionAttempts``.
+        public var abandoned: Set<PeerID> = []
+    }
+
+    public struct TombstoneKey: Hashable, Sendable {
+        public let hash: ContentHash
+        /// The owner whose content it was (this node for own content).
+        public let owner: PeerID
     }
 
     public enum DeletionReason: Sendable, Equatable { case revoked, expired, evicted, ownerRequest, retention }
@@ -79,6 +121,7 @@ public struct StorageManager: Sendable {
     public let configuration: Configuration
     public private(set) var entries: [ContentHash: Entry] = [:]
     public private(set) var deletions: [Deletion] = []
+    public private(set) var tombstones: [TombstoneKey: Tombstone] = [:]
     static let maxDeletionLog = 10_000
 
     public init(localPeer: PeerID, configuration: Configuration = .init()) {
@@ -93,6 +136,10 @@ public struct StorageManager: Sendable {
     /// The shell stored bytes locally (after verifying them against `hash`).
     public mutating func stored(_ hash: ContentHash, size: Int, origin: Origin, replicationFactor: Int? = nil,
                                 expiresAt: NetworkInstant? = nil, now: NetworkInstant) -> [Action] {
+        // The owner deleted it while the replica was being fetched: drop the bytes.
+        if case .replica(let owner) = origin, tombstones[TombstoneKey(hash: hash, owner: owner)] != nil {
+            return entries[hash] == nil ? [.deleteLocal(hash)] : []
+        }
         let tier: Tier
         switch origin {
         case .own: tier = .hot
@@ -114,6 +161,24 @@ public struct StorageManager: Sendable {
 
     /// Whether a replica of `size` bytes fits in the cold tier.
     public func canAcceptReplica(size: Int) -> Bool { bytes(in: .cold) + size <= configuration.coldCapacity }
+
+    /// Whether this node revoked (or let expire) its own content `hash`; it is not published again.
+    public func isRevoked(_ hash: ContentHash) -> Bool { tombstones[TombstoneKey(hash: hash, owner: localPeer)] != nil }
+
+    /// `owner` asks this node to keep a replica of `hash`.
+    public mutating func replicaRequested(_ hash: ContentHash, size: Int, from owner: PeerID) -> ReplicaDecision {
+        guard owner != localPeer, tombstones[TombstoneKey(hash: hash, owner: owner)] == nil else { return .refuse }
+        if let e = entries[hash] {
+            // A copy fetched or cached for local use becomes the owner's replica, so its
+            // revocation reaches it; own content or another owner's replica stays as it is.
+            if e.origin == .fetched || e.origin == .cached {
+                entries[hash]!.origin = .replica(owner: owner)
+                if !e.pinned { entries[hash]!.tier = .cold }
+            }
+            return .alreadyHeld
+        }
+        return canAcceptReplica(size: size) ? .fetch : .refuse
+    }
 
     /// Pinned content is never evicted; pinning cached content moves it to the hot tier.
     public mutating func pin(_ hash: ContentHash) {
@@ -149,14 +214,19 @@ public struct StorageManager: Sendable {
         return actions
     }
 
-    public mutating func replicationSucceeded(_ hash: ContentHash, at peer: PeerID) {
-        guard entries[hash] != nil else { return }
+    /// `peer` confirmed it holds a replica. If the content was revoked meanwhile, it is asked to delete it.
+    @discardableResult
+    public mutating func replicationSucceeded(_ hash: ContentHash, at peer: PeerID, now: NetworkInstant) -> [Action] {
+        guard entries[hash] != nil else { return lateReplica(hash, at: peer) }
         entries[hash]!.pending.remove(peer)
         entries[hash]!.replicas.insert(peer)
+        return []
     }
 
+    /// `peer` failed or refused to replicate. A timed-out request may still have stored the
+    /// bytes, so after a revocation it is asked to delete them too.
     public mutating func replicationFailed(_ hash: ContentHash, at peer: PeerID, now: NetworkInstant) -> [Action] {
-        guard var e = entries[hash] else { return [] }
+        guard var e = entries[hash] else { return lateReplica(hash, at: peer) }
         e.pending.remove(peer)
         e.refused.insert(peer)
         entries[hash] = e
@@ -176,27 +246,95 @@ public struct StorageManager: Sendable {
         return [.findTargets(hash, count: e.replicationFactor + e.refused.count + 2)]
     }
 
-    /// Another node asks us to delete content we hold; only its owner may.
+    /// A replication answer arrived after the content was revoked: make sure the peer deletes it.
+    private mutating func lateReplica(_ hash: ContentHash, at peer: PeerID) -> [Action] {
+        let key = TombstoneKey(hash: hash, owner: localPeer)
+        guard var t = tombstones[key], t.unacknowledged[peer] == nil, !t.abandoned.contains(peer) else { return [] }
+        t.unacknowledged[peer] = Tombstone.Retry(attempts: 1, next: nil)
+        tombstones[key] = t
+        return [.requestDeletion(hash, at: peer)]
+    }
+
+    /// Another node asks us to delete content we hold; only its owner may. The request is
+    /// remembered (a tombstone) even when nothing is held yet, so that a replica of the
+    /// same owner still being fetched, or asked for later, is refused.
     public mutating func deletionRequested(_ hash: ContentHash, by peer: PeerID, now: NetworkInstant) -> [Action] {
-        guard let e = entries[hash], e.origin == .replica(owner: peer) else { return [] }
+        guard peer != localPeer else { return [] }
+        if let e = entries[hash], e.origin != .replica(owner: peer) { return [] }
+        bury(TombstoneKey(hash: hash, owner: peer), Tombstone(reason: .ownerRequest, at: now), now: now)
         return delete(hash, reason: .ownerRequest, now: now)
+    }
+
+    /// The holder acknowledged a deletion request (it no longer keeps a replica for us).
+    public mutating func deletionAcknowledged(_ hash: ContentHash, by peer: PeerID) {
+        tombstones[TombstoneKey(hash: hash, owner: localPeer)]?.unacknowledged[peer] = nil
+    }
+
+    /// A deletion request could not be delivered or was not answered: retry later, with backoff.
+    public mutating func deletionFailed(_ hash: ContentHash, at peer: PeerID, now: NetworkInstant) {
+        let key = TombstoneKey(hash: hash, owner: localPeer)
+        guard var t = tombstones[key], var retry = t.unacknowledged[peer] else { return }
+        if retry.attempts >= configuration.maxDeletionAttempts {
+            t.unacknowledged[peer] = nil
+            t.abandoned.insert(peer)
+        } else {
+            let factor = Int64(1) << Int64(min(retry.attempts - 1, 16))
+            retry.next = now + configuration.deletionRetryDelay * factor
+            t.unacknowledged[peer] = retry
+        }
+        tombstones[key] = t
     }
 
     private mutating func delete(_ hash: ContentHash, reason: DeletionReason, now: NetworkInstant) -> [Action] {
         guard let e = entries.removeValue(forKey: hash) else { return [] }
         var actions: [Action] = [.deleteLocal(hash)]
-        let notify = e.origin == .own ? (e.replicas.union(e.pending)).sorted() : []
+        // Every peer ever asked to replicate may hold the bytes: replicas, requests still in
+        // flight, and peers that failed, timed out or were thought lost.
+        let notify = e.origin == .own ? e.replicas.union(e.pending).union(e.refused).sorted() : []
+        if e.origin == .own && (reason == .revoked || reason == .expired) {
+            var t = Tombstone(reason: reason, at: now)
+            for p in notify { t.unacknowledged[p] = Tombstone.Retry(attempts: 1, next: nil) }
+            bury(TombstoneKey(hash: hash, owner: localPeer), t, now: now)
+        }
         for p in notify { actions.append(.requestDeletion(hash, at: p)) }
         deletions.append(Deletion(hash: hash, at: now, reason: reason, notified: notify))
         if deletions.count > Self.maxDeletionLog { deletions.removeFirst(deletions.count - Self.maxDeletionLog) }
         return actions
     }
 
+    private mutating func bury(_ key: TombstoneKey, _ tombstone: Tombstone, now: NetworkInstant) {
+        if tombstones[key] == nil, tombstones.count >= configuration.maxTombstones,
+           let oldest = tombstones.min(by: { $0.value.at < $1.value.at })?.key {
+            tombstones[oldest] = nil
+        }
+        if tombstones[key] == nil { tombstones[key] = tombstone }
+    }
+
+    /// Deletion requests due for a retry; tombstones past their retention are forgotten.
+    private mutating func retryDeletions(now: NetworkInstant) -> [Action] {
+        var actions: [Action] = []
+        for key in tombstones.keys.sorted(by: { $0.hash.key.lexicographicallyPrecedes($1.hash.key) || ($0.hash == $1.hash && $0.owner < $1.owner) }) {
+            guard var t = tombstones[key] else { continue }
+            if now - t.at >= configuration.tombstoneRetention {
+                tombstones[key] = nil
+                continue
+            }
+            guard key.owner == localPeer else { continue }
+            for (peer, retry) in t.unacknowledged.sorted(by: { $0.key < $1.key }) {
+                guard let next = retry.next, next <= now else { continue }
+                t.unacknowledged[peer] = Tombstone.Retry(attempts: retry.attempts + 1, next: nil)
+                actions.append(.requestDeletion(key.hash, at: peer))
+            }
+            tombstones[key] = t
+        }
+        return actions
+    }
+
     // MARK: time
 
-    /// Expiry, retention, eviction, and periodic replica checks.
+    /// Expiry, retention, eviction, periodic replica checks, and retries of unacknowledged deletions.
     public mutating func tick(now: NetworkInstant) -> [Action] {
-        var actions: [Action] = []
+        var actions = retryDeletions(now: now)
         for hash in entries.keys.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             guard let e = entries[hash] else { continue }
             if let expiry = e.expiresAt, expiry <= now {

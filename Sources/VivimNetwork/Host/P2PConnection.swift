@@ -165,11 +165,18 @@ public struct StreamReader {
 
     /// One unsigned-varint-length-prefixed message; `nil` on a clean end-of-stream.
     public mutating func readFrame(maxLength: Int) async throws -> [UInt8]? {
+        // Decodes in place (no copy of the buffered bytes per frame); every pass either
+        // returns, throws, or appends at least one byte, and the frame is length-bounded.
         while true {
-            var bytes = Array(buffer.readable)
-            if let frame = try VarintFrame.decode(&bytes, maxLength: maxLength) {
-                buffer.drop(buffer.count - bytes.count)
-                return frame
+            let prefix = buffer.readable.prefix(UVarint.maxLength)
+            if let (length, used) = try UVarint.decodeIfComplete(prefix) {
+                guard length <= UInt64(maxLength) else { throw WireError.lengthExceedsLimit(length: length, limit: maxLength) }
+                if buffer.count >= used + Int(length) {
+                    buffer.drop(used)
+                    return buffer.take(Int(length))
+                }
+            } else if prefix.count >= UVarint.maxLength {
+                throw WireError.varintOverflow
             }
             guard try await fill() else {
                 if buffer.isEmpty { return nil }

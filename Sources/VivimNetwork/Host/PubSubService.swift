@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 /// The I/O shell of ``GossipsubRouter`` on a ``P2PHost``: one outbound
 /// `/meshsub/1.1.0` stream per peer for sending (RPCs queue per peer and one
@@ -31,11 +32,16 @@ public actor PubSubService {
     public nonisolated let messages: AsyncStream<Delivery>
     private let logger: Logger
 
+    /// Signatures verified by the reading tasks, off the actor (see ``readLoop(_:)``).
+    private nonisolated let verified = VerifiedMessages()
+
     public init(host: P2PHost, configuration: GossipsubRouter.Configuration = .init(), logger: Logger = Logger(label: "vivim.pubsub")) {
         self.host = host
         // A random 62-bit start keeps (author, seqno) unique across restarts.
+        let verified = self.verified
         self.router = GossipsubRouter(identity: host.identity, configuration: configuration,
-                                      initialSeqno: UInt64.random(in: 1..<(1 << 62)))
+                                      initialSeqno: UInt64.random(in: 1..<(1 << 62)),
+                                      validator: { verified.author(of: $0) ?? $0.verifiedAuthor() })
         (messages, deliveries) = AsyncStream.makeStream(of: Delivery.self, bufferingPolicy: .bufferingNewest(10_000))
         self.logger = logger
     }
@@ -111,7 +117,8 @@ public actor PubSubService {
         w.flushing = true
         writers[peer] = w
         if start {
-            tasks.append(Task { [weak self] in await self?.flush(peer) })
+            // Ends by itself once the queue is empty or the writer is gone.
+            Task { [weak self] in await self?.flush(peer) }
         }
     }
 
@@ -149,14 +156,80 @@ public actor PubSubService {
         dropWriter(peer)
     }
 
-    private func readLoop(_ stream: P2PStream) async throws {
+    /// Reads one peer's RPCs until the stream closes. Decoding and Ed25519 verification
+    /// (the expensive part, ~50 µs a message) run here, in the peer's own task and in
+    /// parallel across peers, not on the actor; the router then finds each message
+    /// already verified (duplicates are verified once, by content).
+    private nonisolated func readLoop(_ stream: P2PStream) async throws {
         let peer = stream.connection.remotePeer
-        if writers[peer] == nil { await connect(stream.connection) }
+        await connectIfNeeded(stream.connection)
         var reader = StreamReader(stream)
-        // One long-lived stream per peer: read until it closes.
-        while let frame = try await reader.readFrame(maxLength: PubSubRPC.maxLength) {
+        for _ in 0..<Int.max {
+            guard let frame = try await reader.readFrame(maxLength: PubSubRPC.maxLength) else { return }
             let rpc = try PubSubRPC(decoding: frame)
-            execute(router.handle(rpc, from: peer, now: now))
+            await verified.verify(rpc.messages)
+            await received(rpc, from: peer)
+        }
+    }
+
+    private func connectIfNeeded(_ connection: P2PConnection) async {
+        if writers[connection.remotePeer] == nil { await connect(connection) }
+    }
+
+    private func received(_ rpc: PubSubRPC, from peer: PeerID) {
+        execute(router.handle(rpc, from: peer, now: now))
+    }
+}
+
+/// Messages whose StrictSign signature was checked, keyed by their full content (so a
+/// forged copy with a known id is never taken for the genuine one). Only successes are
+/// kept; two generations of at most `capacity` entries bound the memory.
+final class VerifiedMessages: Sendable {
+    private struct Key: Hashable, Sendable {
+        let message: PubSubRPC.Message
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(message.from)
+            hasher.combine(message.seqno)
+            hasher.combine(message.signature)
+        }
+    }
+    private struct Generations: Sendable {
+        var current: [Key: PeerID] = [:]
+        var previous: [Key: PeerID] = [:]
+    }
+    private let state = Mutex(Generations())
+    private let capacity: Int
+
+    init(capacity: Int = 1 << 15) { self.capacity = capacity }
+
+    func author(of message: PubSubRPC.Message) -> PeerID? {
+        let key = Key(message: message)
+        return state.withLock { $0.current[key] ?? $0.previous[key] }
+    }
+
+    private func insert(_ message: PubSubRPC.Message, _ author: PeerID) {
+        state.withLock { s in
+            if s.current.count >= capacity {
+                s.previous = s.current
+                s.current = [:]
+            }
+            s.current[Key(message: message)] = author
+        }
+    }
+
+    /// Verifies the messages not verified before; large batches are split across tasks.
+    func verify(_ messages: [PubSubRPC.Message]) async {
+        let todo = messages.filter { author(of: $0) == nil }
+        guard !todo.isEmpty else { return }
+        let parts = todo.count >= 32 ? 2 : 1
+        let size = (todo.count + parts - 1) / parts
+        await withTaskGroup(of: Void.self) { group in
+            for start in stride(from: 0, to: todo.count, by: size) {
+                let slice = todo[start..<min(start + size, todo.count)]
+                group.addTask {
+                    for m in slice { if let a = m.verifiedAuthor() { self.insert(m, a) } }
+                }
+            }
         }
     }
 }

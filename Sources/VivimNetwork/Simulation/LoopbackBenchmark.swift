@@ -112,3 +112,91 @@ extension NetworkBenchmark {
         return figures
     }
 }
+
+/// Per-node gossipsub throughput over real sockets (SPEC §12: 10,000 messages per
+/// second per node). One node under test, subscribed to the topic, is fed a stream
+/// of pre-signed messages from `authors` keys by a raw source peer, and forwards
+/// them to `sinks` mesh peers that only drain their streams. The figure is the rate
+/// at which the node receives, de-duplicates, verifies, delivers and forwards —
+/// its own work, not that of 50 nodes sharing two cores.
+extension NetworkBenchmark {
+    public static func pubsubThroughput(messages: Int = 20_000, authors: Int = 16, sinks: Int = 6, batch: Int = 64) async throws -> [Figure] {
+        let topic = "bench"
+        let node = P2PHost(identity: PeerKeyPair())
+        let nodeAddr = try await node.listen()
+        let pubsub = PubSubService(host: node)
+        await pubsub.start()
+        await pubsub.subscribe(topic)
+
+        // Raw peers: send SUBSCRIBE (+ GRAFT for sinks) and then either feed or drain.
+        var hello = PubSubRPC(subscriptions: [.init(subscribe: true, topic: topic)])
+        var graft = PubSubRPC.Control()
+        graft.graft = [topic]
+        hello.control = graft
+        let helloFrame = VarintFrame.encode(hello.encoded)
+        var sinkHosts: [P2PHost] = []
+        let drained = AsyncStream<Int>.makeStream()
+        for _ in 0..<sinks {
+            let h = P2PHost(identity: PeerKeyPair())
+            h.handle(PubSubRPC.protocolID) { stream in
+                var total = 0
+                for _ in 0..<Int.max {
+                    guard let chunk = try await stream.read() else { break }
+                    total += chunk.count
+                }
+                drained.continuation.yield(total)
+            }
+            let c = try await h.dial(nodeAddr)
+            let s = try await c.openStream(PubSubRPC.protocolID)
+            try await s.write(helloFrame)
+            sinkHosts.append(h)
+        }
+        let source = P2PHost(identity: PeerKeyPair())
+        source.handle(PubSubRPC.protocolID) { stream in
+            for _ in 0..<Int.max { guard try await stream.read() != nil else { break } }
+        }
+        let sourceStream = try await source.dial(nodeAddr).openStream(PubSubRPC.protocolID)
+        try await sourceStream.write(VarintFrame.encode(PubSubRPC(subscriptions: [.init(subscribe: true, topic: topic)]).encoded))
+        // Wait until the node has all sinks in its mesh (bounded).
+        for _ in 0..<400 where await pubsub.mesh(topic).count < sinks { try await Task.sleep(for: .milliseconds(10)) }
+
+        let keys = (0..<authors).map { _ in PeerKeyPair() }
+        var frames: [[UInt8]] = []
+        var pending: [PubSubRPC.Message] = []
+        for n in 0..<messages {
+            let payload = Array("message \(n) ".utf8) + [UInt8](repeating: 0x61, count: 64)
+            pending.append(try PubSubRPC.Message.signed(by: keys[n % authors], data: payload, seqno: UInt64(n / authors + 1), topic: topic))
+            if pending.count == batch || n == messages - 1 {
+                frames.append(VarintFrame.encode(PubSubRPC(messages: pending).encoded))
+                pending = []
+            }
+        }
+
+        let counter = Task {
+            var got = 0
+            for await _ in pubsub.messages {
+                got += 1
+                if got == messages { break }
+            }
+            return got
+        }
+        let start = ContinuousClock.now
+        for f in frames { try await sourceStream.write(f) }
+        let timeout = Task { try? await Task.sleep(for: .seconds(60)); counter.cancel() }
+        let delivered = await counter.value  // a cancelled iteration ends with what arrived
+        timeout.cancel()
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        sourceStream.close()
+        await pubsub.stop()
+        await node.shutdown()
+        await source.shutdown()
+        for h in sinkHosts { await h.shutdown() }
+        drained.continuation.finish()
+        return [
+            Figure(name: "pubsub node throughput (receive, verify, deliver, forward to \(sinks)), \(messages) msgs from \(authors) authors",
+                   value: Double(delivered) / seconds, unit: "msg/s"),
+            Figure(name: "pubsub node throughput delivered", value: Double(delivered) / Double(messages) * 100, unit: "%"),
+        ]
+    }
+}

@@ -124,8 +124,10 @@ public struct KademliaNode: Sendable {
             }
             return nil
         case .putValue:
-            guard let record = message.record, record.key == key, record.value.count <= configuration.maxRecordValueLength,
-                  records[key] != nil || records.count < configuration.maxRecords else { return nil }
+            guard var record = message.record, record.key == key, record.value.count <= configuration.maxRecordValueLength,
+                  records[key] != nil || records.count < configuration.maxRecords,
+                  let value = Self.validated(key: key, value: record.value, existing: records[key]?.record.value) else { return nil }
+            record.value = value
             records[key] = StoredRecord(record: record, expires: now + configuration.recordTTL)
             return message
         case .getValue:
@@ -133,6 +135,17 @@ public struct KademliaNode: Sendable {
             return KadMessage(type: .getValue, key: key, record: stored,
                               closerPeers: closerPeers(to: KadKey(hashing: key), excluding: sender))
         }
+    }
+
+    /// Record validation by namespace (as libp2p's record validators): VIVIM content
+    /// records (``ContentRecord/keyPrefix``) must decode, name the key they are stored
+    /// under and carry only valid provider signatures; a new one is merged with the one
+    /// stored. Returns the value to store, or nil to reject. Other keys are stored as sent.
+    static func validated(key: [UInt8], value: [UInt8], existing: [UInt8]?) -> [UInt8]? {
+        guard key.starts(with: ContentRecord.keyPrefix) else { return value }
+        guard let incoming = try? ContentRecord(decoding: value), incoming.key == key, incoming.isValid() else { return nil }
+        guard let existing, let stored = try? ContentRecord(decoding: existing) else { return incoming.encoded }
+        return ContentRecord.merge(stored, incoming).encoded
     }
 
     private func closerPeers(to target: KadKey, excluding: PeerID) -> [KadMessage.Peer] {
@@ -163,8 +176,9 @@ public struct KademliaNode: Sendable {
         case .provide:
             provided[key] = now
             storeProvider(key: key, peer: localPeer, addrs: localAddrs, now: now)
-        case .putValue(let record):
+        case .putValue(var record):
             published[key] = (record, now)
+            record.value = Self.validated(key: key, value: record.value, existing: records[key]?.record.value) ?? record.value
             records[key] = StoredRecord(record: record, expires: now + configuration.recordTTL)
         case .getProviders, .getValue, .findNode:
             break
@@ -251,7 +265,8 @@ public struct KademliaNode: Sendable {
                 query.providers[p.id] = p
             }
         }
-        if case .getValue = query.kind, query.value == nil, let record = message.record, record.key == query.key {
+        if case .getValue = query.kind, query.value == nil, let record = message.record, record.key == query.key,
+           Self.validated(key: record.key, value: record.value, existing: nil) != nil {
             query.value = record
         }
         queries[qid] = query

@@ -107,5 +107,6 @@ enum PostgresMasterSchema {
             FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
             """,
         ]),
+        Migration(version: 2, name: "sharing_publishing", statements: SharingSchema.postgres),
     ]
 }

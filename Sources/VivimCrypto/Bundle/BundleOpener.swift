@@ -28,8 +28,15 @@ public enum BundleOpener {
         else {
             throw .validation("contentId is not the SHA-256 of the ciphertext", field: "contentId")
         }
-        guard bundle.ownerDid.verifies(signature: bundle.signature, over: bundle.signatureInput) else {
-            throw .validation("bundle signature does not verify against ownerDid", field: "signature")
+        if let delegation = bundle.delegation {
+            try delegation.verify(ownerDid: bundle.ownerDid, at: bundle.createdDate ?? .distantFuture)
+            guard delegation.delegateVerifies(signature: bundle.signature, over: bundle.signatureInput) else {
+                throw .validation("bundle signature does not verify against the delegated key", field: "signature")
+            }
+        } else {
+            guard bundle.ownerDid.verifies(signature: bundle.signature, over: bundle.signatureInput) else {
+                throw .validation("bundle signature does not verify against ownerDid", field: "signature")
+            }
         }
     }
 

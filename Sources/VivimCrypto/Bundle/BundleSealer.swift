@@ -28,10 +28,16 @@ public struct SealedBundle: Sendable {
 /// (SPEC §7.2, §7.4): a fresh content key, AES-256-GCM, one capsule per direct recipient in
 /// their own suite, one epoch capsule per circle, an Ed25519 signature.
 public struct BundleSealer: Sendable {
-    public let owner: SigningIdentity
+    public let signer: BundleSigner
 
+    /// The owner's device seals and signs with the owner's DID key.
     public init(owner: SigningIdentity) {
-        self.owner = owner
+        self.signer = .owner(owner)
+    }
+
+    /// A home server seals with a delegate key the owner authorized (``PublishingDelegation``).
+    public init(signer: BundleSigner) {
+        self.signer = signer
     }
 
     /// Seals `plaintext` (the UTF-8 JSON of the transformed content). With no recipients and no
@@ -53,24 +59,24 @@ public struct BundleSealer: Sendable {
     ) throws -> SealedBundle {
         try BundleField.validate(intentId: intentId)
         let timestamp = BundleTimestamp.format(createdAt)
-        let sealed = try ContentCipher.seal(plaintext, key: contentKey, nonce: nonce, intentId: intentId, ownerDid: owner.did)
+        let sealed = try ContentCipher.seal(plaintext, key: contentKey, nonce: nonce, intentId: intentId, ownerDid: signer.ownerDid)
 
         let capsules = try Self.capsules(for: recipients, contentKey: contentKey, contentId: sealed.contentId)
         let epochCapsules = try circles.map { circle in
             try circle.wrap(contentKey, contentId: sealed.contentId, nonce: epochNonce?() ?? AES.GCM.Nonce())
         }
         let signatureInput = BundleLabels.signatureInput(
-            contentId: sealed.contentId, intentId: intentId, ownerDid: owner.did, createdAt: timestamp)
+            contentId: sealed.contentId, intentId: intentId, ownerDid: signer.ownerDid, createdAt: timestamp)
         let bundle = ContentBundle(
-            contentId: sealed.contentId, intentId: intentId, ownerDid: owner.did, createdAt: timestamp,
+            contentId: sealed.contentId, intentId: intentId, ownerDid: signer.ownerDid, createdAt: timestamp,
             nonce: sealed.nonce, ciphertext: sealed.ciphertext, keyCapsules: capsules, epochCapsules: epochCapsules,
             metadata: BundleMetadata(
                 contentHash: Hashing.sha256Hex(plaintext), size: plaintext.count,
                 contentType: description.contentType, transformations: description.transformations),
             discoveryMetadata: DiscoveryMetadata(
                 contentType: description.contentType, title: description.title, tags: description.tags,
-                createdAt: timestamp, authorDid: owner.did),
-            signature: owner.sign(signatureInput))
+                createdAt: timestamp, authorDid: signer.ownerDid),
+            signature: signer.sign(signatureInput), delegation: signer.delegation)
         return SealedBundle(bundle: bundle, contentKey: contentKey)
     }
 

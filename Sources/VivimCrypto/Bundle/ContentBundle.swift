@@ -24,14 +24,17 @@ public struct ContentBundle: Sendable, Equatable, Codable {
     public var epochCapsules: [EpochCapsule]
     public var metadata: BundleMetadata
     public var discoveryMetadata: DiscoveryMetadata
-    /// Ed25519 by the owner's DID key over ``signatureInput``.
+    /// Ed25519 over ``signatureInput``: by the owner's DID key, or by the delegate key of
+    /// `delegation` when the owner's home server sealed the bundle.
     public var signature: [UInt8]
+    /// The owner's authorization of the key that made `signature`; absent when the owner signed.
+    public var delegation: PublishingDelegation?
 
     public init(
         version: Int = ContentBundle.currentVersion, contentId: String, intentId: String, ownerDid: DID,
         createdAt: String, algorithm: String = ContentCipher.algorithm, nonce: [UInt8], ciphertext: [UInt8],
         keyCapsules: [KeyCapsule], epochCapsules: [EpochCapsule] = [], metadata: BundleMetadata,
-        discoveryMetadata: DiscoveryMetadata, signature: [UInt8]
+        discoveryMetadata: DiscoveryMetadata, signature: [UInt8], delegation: PublishingDelegation? = nil
     ) {
         self.version = version
         self.contentId = contentId
@@ -46,6 +49,7 @@ public struct ContentBundle: Sendable, Equatable, Codable {
         self.metadata = metadata
         self.discoveryMetadata = discoveryMetadata
         self.signature = signature
+        self.delegation = delegation
     }
 
     /// The UTF-8 of `vivim/bundle/v1|<contentId>|<intentId>|<ownerDid>|<createdAt>`.
@@ -82,7 +86,7 @@ public struct ContentBundle: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case version, contentId, intentId, ownerDid, createdAt, algorithm, nonce, ciphertext, keyCapsules,
-            epochCapsules, metadata, discoveryMetadata, signature
+            epochCapsules, metadata, discoveryMetadata, signature, delegation
     }
 
     public init(from decoder: any Decoder) throws {
@@ -100,6 +104,7 @@ public struct ContentBundle: Sendable, Equatable, Codable {
         metadata = try container.decode(BundleMetadata.self, forKey: .metadata)
         discoveryMetadata = try container.decode(DiscoveryMetadata.self, forKey: .discoveryMetadata)
         signature = try container.decodeBase64URL(forKey: .signature)
+        delegation = try container.decodeIfPresent(PublishingDelegation.self, forKey: .delegation)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -117,6 +122,7 @@ public struct ContentBundle: Sendable, Equatable, Codable {
         try container.encode(metadata, forKey: .metadata)
         try container.encode(discoveryMetadata, forKey: .discoveryMetadata)
         try container.encodeBase64URL(signature, forKey: .signature)
+        try container.encodeIfPresent(delegation, forKey: .delegation)
     }
 }
 

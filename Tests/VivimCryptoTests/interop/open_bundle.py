@@ -99,6 +99,17 @@ def ed25519_key_of_did(did):
 
 # --- primitives from `cryptography` ------------------------------------------------------------
 
+def rfc3339_seconds(text):
+    """RFC 3339 UTC ("Z") to Unix seconds; fractional seconds allowed."""
+    from datetime import datetime, timezone
+    if not isinstance(text, str) or not text.endswith("Z"):
+        raise Rejected(f"not an RFC 3339 UTC time: {text!r:.40}")
+    try:
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        raise Rejected(f"not an RFC 3339 UTC time: {text!r:.40}")
+
+
 def digest(algorithm, data):
     h = hashes.Hash(algorithm)
     h.update(data)
@@ -256,10 +267,28 @@ def verify(bundle):
     show("signature input", message.decode())
     owner_key = ed25519_key_of_did(bundle["ownerDid"])
     show("owner Ed25519 public key", owner_key)
+    signer_key = owner_key
+    delegation = bundle.get("delegation")
+    if delegation is not None:
+        # §2.1: the owner's key signed a delegation to the key that signed the bundle.
+        delegate_key = b64url_decode(delegation.get("delegateKey"))
+        not_after = delegation.get("notAfter")
+        if len(delegate_key) != 32 or not isinstance(not_after, str) or "|" in not_after:
+            raise Rejected("malformed delegation")
+        statement = "|".join(["vivim/delegation/v1", bundle["ownerDid"], b64url_encode(delegate_key), not_after]).encode()
+        show("delegation input", statement.decode())
+        try:
+            Ed25519PublicKey.from_public_bytes(owner_key).verify(b64url_decode(delegation.get("signature")), statement)
+        except InvalidSignature:
+            raise Rejected("delegation does not verify against ownerDid")
+        if rfc3339_seconds(bundle["createdAt"]) > rfc3339_seconds(not_after):
+            raise Rejected("bundle created after its delegation ended")
+        show("delegate Ed25519 public key", delegate_key)
+        signer_key = delegate_key
     try:
-        Ed25519PublicKey.from_public_bytes(owner_key).verify(b64url_decode(bundle["signature"]), message)
+        Ed25519PublicKey.from_public_bytes(signer_key).verify(b64url_decode(bundle["signature"]), message)
     except InvalidSignature:
-        raise Rejected("signature does not verify against ownerDid")
+        raise Rejected("signature does not verify against ownerDid" + (" (through its delegation)" if delegation else ""))
     show("signature", "valid")
     return nonce, ciphertext
 

@@ -74,7 +74,7 @@ public struct ServerSigningKey: Sendable, Equatable {
 ///
 /// Everything that several server instances must agree on lives here, never in one
 /// process's memory: single-use challenges, sessions, the token key, the audit chain.
-public protocol MasterStore: Sendable {
+public protocol MasterStore: SharingStore {
     /// Applies pending migrations. Safe to call from several instances at once.
     func migrate() async throws
     /// Fails when the database cannot answer (readiness).

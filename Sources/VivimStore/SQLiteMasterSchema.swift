@@ -94,6 +94,9 @@ enum SQLiteMasterSchema {
                   BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
                 """)
         }
+        migrator.registerMigration("002_sharing_publishing") { db in
+            try db.execute(sql: SharingSchema.sqlite)
+        }
         return migrator
     }
 }

@@ -5,7 +5,7 @@ import GRDB
 enum UserDatabaseSchema {
     /// Stored in the file header (`PRAGMA user_version`) once every migration is applied;
     /// bump it with each new migration.
-    static let version = 1
+    static let version = 2
 
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
@@ -101,6 +101,16 @@ enum UserDatabaseSchema {
                 CREATE TABLE content_stats (
                   content_id TEXT PRIMARY KEY, view_count INTEGER NOT NULL DEFAULT 0,
                   unique_viewers INTEGER NOT NULL DEFAULT 0, last_viewed_at DATETIME);
+                """)
+        }
+        migrator.registerMigration("002_share_tracking") { db in
+            try db.execute(sql: """
+                CREATE TABLE content_viewers (
+                  content_id TEXT NOT NULL, viewer TEXT NOT NULL, first_viewed_at DATETIME NOT NULL,
+                  PRIMARY KEY (content_id, viewer));
+                CREATE TABLE shares (
+                  intent_id TEXT PRIMARY KEY, content_id TEXT NOT NULL, published_content_id TEXT, shared_at DATETIME NOT NULL);
+                CREATE INDEX shares_content ON shares (content_id);
                 """)
         }
         return migrator

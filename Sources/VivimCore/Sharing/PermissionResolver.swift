@@ -83,6 +83,12 @@ public struct EffectivePermissions: Sendable, Equatable, Codable {
     public var isOwner: Bool
     public var grants: [PermissionGrant]
 
+    public init(permissions: Permissions, isOwner: Bool, grants: [PermissionGrant]) {
+        self.permissions = permissions
+        self.isOwner = isOwner
+        self.grants = grants
+    }
+
     public static func owner() -> EffectivePermissions { EffectivePermissions(permissions: .all, isOwner: true, grants: []) }
 
     public func check(_ permission: Permission) -> PermissionCheck {

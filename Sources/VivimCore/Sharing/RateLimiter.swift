@@ -21,6 +21,10 @@ public struct RateLimit: Sendable, Equatable, Codable {
 public enum RateLimitedAction: String, WireEnum {
     case createIntent = "CREATE_INTENT", listIntents = "LIST_INTENTS", createLink = "CREATE_LINK"
     case content = "CONTENT", analytics = "ANALYTICS"
+    /// Opening a share link, per client and per link (guessing codes, SPEC §6).
+    case linkAccess = "LINK_ACCESS"
+    /// Wrong link passwords, per client and per link (guessing passwords, SPEC §6).
+    case linkPasswordFailure = "LINK_PASSWORD_FAILURE"
 
     public var defaultLimit: RateLimit {
         switch self {
@@ -29,6 +33,8 @@ public enum RateLimitedAction: String, WireEnum {
         case .createLink: .perMinute(20)
         case .content: .perMinute(120)
         case .analytics: .perMinute(30)
+        case .linkAccess: .perMinute(60)
+        case .linkPasswordFailure: RateLimit(capacity: 5, period: 300)
         }
     }
 }

@@ -350,6 +350,14 @@ extension PostgresMasterStore {
             guard !ids.isEmpty else { return Page(items: [], totalItems: 0, request: query.page) }
             conditions.append("intent_id = ANY(\(filter.bind(ids.map(\.rawValue)))::text[])")
         }
+        if let visibility = query.visibleTo {
+            var alternatives: [String] = []
+            if visibility.includePublic { alternatives.append("audience_type = 'PUBLIC'") }
+            if !visibility.intentIDs.isEmpty {
+                alternatives.append("intent_id = ANY(\(filter.bind(visibility.intentIDs.map(\.rawValue)))::text[])")
+            }
+            conditions.append(alternatives.isEmpty ? "FALSE" : "(" + alternatives.joined(separator: " OR ") + ")")
+        }
         filter.append(conditions.joined(separator: " AND "))
         return try await page(query.page, count: "SELECT COUNT(*) FROM content_records WHERE", items: "SELECT * FROM content_records WHERE",
                               filter: filter, order: "created_at DESC, content_id COLLATE \"C\"", Self.record)

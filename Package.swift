@@ -45,7 +45,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md"]),
         // Publishing pipeline (issue: pipeline).
-        .target(name: "VivimPipeline", dependencies: ["VivimCore", "VivimCrypto", "VivimStore"]),
+        .target(name: "VivimPipeline", dependencies: [
+            "VivimCore", "VivimCrypto", "VivimStore",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // P2P node: libp2p transport, Kademlia, gossipsub, storage. Depends on Core, Crypto, CRDT only.
         .target(name: "VivimNetwork", dependencies: [
             "VivimCore", "VivimCrypto", "VivimCRDT",
@@ -68,7 +72,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
-        ], resources: [.copy("Resources/openapi.json")]),
+        ], resources: [.copy("Resources/openapi.json"), .copy("Resources/viewer")]),
         // Swift client library: HTTP client, local key store.
         .target(name: "VivimClient", dependencies: [
             "VivimCore", "VivimCrypto",
@@ -78,7 +82,7 @@ let package = Package(
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ]),
         .executableTarget(name: "vivim", dependencies: [
-            "VivimServer", "VivimClient", "VivimStore", "VivimNetwork", "VivimCRDT", "VivimCore", "VivimCrypto",
+            "VivimServer", "VivimClient", "VivimStore", "VivimPipeline", "VivimNetwork", "VivimCRDT", "VivimCore", "VivimCrypto",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -100,6 +104,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
+        .testTarget(name: "VivimPipelineTests", dependencies: ["VivimPipeline", "VivimCore"], exclude: ["Fixtures"]),
         .testTarget(name: "VivimNetworkTests", dependencies: ["VivimNetwork", "VivimCore"], exclude: ["interop"]),
         .testTarget(name: "VivimServerTests", dependencies: [
             "VivimServer", "VivimClient", "VivimStore", "VivimCore", "VivimCrypto", "VivimTestSupport",

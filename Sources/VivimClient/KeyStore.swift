@@ -72,6 +72,20 @@ public struct KeyStore: Sendable {
         return file.token
     }
 
+    /// Keeps a zero-knowledge link's content key (returned once by publish) on this device only.
+    public func saveLinkKey(_ key: String, intentID: String) throws {
+        var keys = linkKeys()
+        keys[intentID] = key
+        try write(keys, to: (home as NSString).appendingPathComponent("link-keys.json"))
+    }
+
+    public func linkKey(intentID: String) -> String? { linkKeys()[intentID] }
+
+    private func linkKeys() -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: (home as NSString).appendingPathComponent("link-keys.json")) else { return [:] }
+        return (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
+    }
+
     func write<T: Encodable>(_ value: T, to path: String) throws {
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let encoder = JSONEncoder()

@@ -1,5 +1,8 @@
 import Foundation
 import Logging
+import VivimCore
+import VivimCrypto
+import VivimPipeline
 
 /// How `vivim serve` runs (SPEC §13). Every flag has a `VIVIM_<NAME>` environment variable.
 public struct ServerConfiguration: Sendable {
@@ -21,6 +24,18 @@ public struct ServerConfiguration: Sendable {
     /// `iss` of issued tokens. Defaults to the server's own DID (the `did:vivim` of its
     /// token key), which stays the same whatever port or instance answers.
     public var issuer: String?
+    /// The public base URL of share links (`<url>/s/<code>`); nil uses the request's Host.
+    public var publicURL: String?
+    /// How often the scheduler sweeps for due transitions and interrupted publishes.
+    public var schedulerInterval: Duration = .seconds(1)
+    /// Run the scheduler loop (tests drive `SchedulerService.tick()` themselves).
+    public var runsScheduler = true
+    /// scrypt cost for link passwords (log2 N); lower only in tests.
+    public var passwordHashCost = PasswordHasher.standard.log2N
+    /// Per-action limits overriding SPEC §10.3's defaults (benchmarks raise them).
+    public var rateLimits: [RateLimitedAction: RateLimit] = [:]
+    /// Publishing retries (SPEC §7.1: 3 retries, 1 s base, 30 s cap).
+    public var publishRetry = RetryPolicy()
 
     public init() {}
 }

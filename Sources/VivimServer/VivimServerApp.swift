@@ -5,6 +5,8 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 import VivimCore
+import VivimCrypto
+import VivimPipeline
 import VivimStore
 
 /// Everything the routes use, built once at start-up.
@@ -17,14 +19,56 @@ public struct ServerServices: Sendable {
     let circles: CircleService
     let audit: AuditTrail
     let metrics: ServerMetrics
+    let limits: RateLimitService
+    public let bundles: BundleStore
+    public let pipeline: PublishingPipeline
+    let publishingKeys: PublishingKeyService
+    let circleKeys: CircleKeyService
+    let sharing: SharingService
+    let links: LinkService
+    let content: ContentService
+    let scheduler: SchedulerService
     /// Services that run beside the HTTP server (the PostgreSQL pool shutdown).
     let backgroundServices: [any Service]
 }
 
-struct LoggingCircleEventSink: CircleEventSink {
+/// Reacts to membership changes: epoch keys (a removal rotates the epoch, a new member gets
+/// every epoch) and condition-based expiry (a sweep right away).
+final class SharingCircleEventSink: CircleEventSink, @unchecked Sendable {
     let logger: Logger
+    let clock: any WallClock
+    private let lock = NSLock()
+    private var keys: CircleKeyService?
+    private var scheduler: SchedulerService?
+
+    init(logger: Logger, clock: any WallClock) {
+        self.logger = logger
+        self.clock = clock
+    }
+
+    func attach(keys: CircleKeyService, scheduler: SchedulerService) {
+        lock.withLock {
+            self.keys = keys
+            self.scheduler = scheduler
+        }
+    }
+
     func circleEvent(_ event: CircleEvent) async {
+        let (keys, scheduler) = lock.withLock { (self.keys, self.scheduler) }
         logger.debug("circle event", metadata: ["event": "\(event)"])
+        do {
+            switch event {
+            case .memberAdded(let circle, let did):
+                try await keys?.memberAdded(did, to: circle)
+            case .memberRemoved(let circle, _):
+                try await keys?.rotate(circle, now: clock.now)
+                scheduler?.sweepSoon()
+            case .memberChanged, .circleDeleted:
+                break
+            }
+        } catch {
+            logger.error("circle key update failed", metadata: ["event": "\(event)", "error": "\(error)"])
+        }
     }
 }
 
@@ -69,10 +113,31 @@ public struct VivimServerApp: Sendable {
         let audit = AuditTrail(master: master, clock: clock, logger: logger)
         let auth = AuthService(master: master, userDatabases: userDatabases, tokens: tokens, audit: audit, clock: clock,
                                tokenLifetime: configuration.tokenLifetime)
-        let circles = CircleService(master: master, clock: clock, events: LoggingCircleEventSink(logger: logger))
+        let circleEvents = SharingCircleEventSink(logger: logger, clock: clock)
+        let circles = CircleService(master: master, clock: clock, events: circleEvents)
+        let metrics = ServerMetrics(registry: PrometheusCollectorRegistry())
+        let box = SecretBox(serverSecret: signingKey.seed)
+        let bundles = try BundleStore(dataDirectory: configuration.dataDirectory)
+        let distributor = LocalDistributor(store: bundles)
+        let publishingKeys = PublishingKeyService(store: master, box: box)
+        let circleKeys = CircleKeyService(store: master, box: box)
+        let pipeline = PublishingPipeline(store: master, userDatabases: userDatabases, bundles: bundles, distributor: distributor,
+                                          keys: publishingKeys, circleKeys: circleKeys, clock: clock, observer: metrics,
+                                          retry: configuration.publishRetry, logger: logger)
+        let scheduler = SchedulerService(master: master, pipeline: pipeline, clock: clock, interval: configuration.schedulerInterval, logger: logger)
+        let sharing = SharingService(master: master, userDatabases: userDatabases, pipeline: pipeline, distributor: distributor, bundles: bundles,
+                                     audit: audit, clock: clock, logger: logger)
+        scheduler.attach(sharing)
+        circleEvents.attach(keys: circleKeys, scheduler: scheduler)
+        let limits = RateLimitService(limits: configuration.rateLimits, clock: clock)
+        let content = ContentService(master: master, userDatabases: userDatabases, bundles: bundles, distributor: distributor, audit: audit,
+                                     clock: clock, scheduler: scheduler, logger: logger)
+        let links = LinkService(master: master, sharing: sharing, content: content, limits: limits, audit: audit, clock: clock,
+                                hasher: PasswordHasher(log2N: configuration.passwordHashCost, blockSize: 8, parallelism: 1))
         let services = ServerServices(master: master, userDatabases: userDatabases, clock: clock, tokens: tokens, auth: auth,
-                                      circles: circles, audit: audit, metrics: ServerMetrics(registry: PrometheusCollectorRegistry()),
-                                      backgroundServices: background)
+                                      circles: circles, audit: audit, metrics: metrics, limits: limits, bundles: bundles, pipeline: pipeline,
+                                      publishingKeys: publishingKeys, circleKeys: circleKeys, sharing: sharing, links: links, content: content,
+                                      scheduler: scheduler, backgroundServices: background)
         return VivimServerApp(configuration: configuration, services: services, logger: logger)
     }
 
@@ -80,12 +145,13 @@ public struct VivimServerApp: Sendable {
     public func buildRouter() -> (Router<VivimRequestContext>, [RouteDescriptor]) {
         let router = Router(context: VivimRequestContext.self)
         router.add(middleware: EnvelopeMiddleware(metrics: services.metrics, logger: logger))
-        let routes = RouteBuilder(router: router, auth: services.auth)
+        let routes = RouteBuilder(router: router, auth: services.auth, limits: services.limits)
         addSystemRoutes(routes)
         addAuthRoutes(routes)
         addUserRoutes(routes)
         addCircleRoutes(routes)
         addConversationRoutes(routes)
+        addSharingRoutes(routes)
         return (router, routes.descriptors)
     }
 
@@ -99,6 +165,7 @@ public struct VivimServerApp: Sendable {
             logger: logger)
         app.addServices(services.backgroundServices)
         app.addServices(UserDatabaseJanitor(manager: services.userDatabases))
+        if configuration.runsScheduler { app.addServices(services.scheduler) }
         return app
     }
 }
@@ -126,4 +193,25 @@ struct UserDatabaseJanitor: Service {
 
 extension Task where Success == Never, Failure == Never {
     static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+}
+
+extension VivimServerApp {
+    /// One scheduler sweep now (tests with a `ManualClock`, benchmarks): due transitions and the
+    /// publish outbox. Returns the number of due transitions.
+    @discardableResult
+    public func runSchedulerOnce() async throws -> Int {
+        try await services.scheduler.tick()
+    }
+
+    /// Finishes or rolls back interrupted publishes (also part of every scheduler sweep).
+    public func recoverPublishes() async {
+        await services.pipeline.recover()
+    }
+}
+
+extension VivimServerApp {
+    /// The permission check of `GET /permissions/:id/check`, in process (benchmarks).
+    public func checkPermission(_ permission: Permission, contentID: ContentID, asker: DID) async throws -> PermissionCheck {
+        try await PermissionService(master: services.master, clock: services.clock).effective(contentID: contentID, owner: nil, asker: asker).check(permission)
+    }
 }

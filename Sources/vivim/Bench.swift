@@ -71,7 +71,8 @@ struct LatencySamples {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run a benchmark suite and print its figures.",
                                                     subcommands: [UserDBBench.self, AuthBench.self, ImportBench.self, CRDTBench.self, CryptoBench.self,
-                                                                  DHTSimBench.self, PubSubBench.self, P2PBench.self])
+                                                                  DHTSimBench.self, PubSubBench.self, P2PBench.self,
+                                                                  ResolverBench.self, SchedulerBench.self, PipelineBench.self])
 }
 
 struct BenchOptions: ParsableArguments {

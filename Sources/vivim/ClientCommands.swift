@@ -110,8 +110,10 @@ struct Login: AsyncParsableCommand {
     func run() async throws {
         try await runClient {
             let identity = try options.keyStore.load()
-            let (_, token, expiresAt) = try await options.client(authenticated: false).login(identity: identity.signing, deviceID: identity.deviceID)
+            let (client, token, expiresAt) = try await options.client(authenticated: false).login(identity: identity.signing, deviceID: identity.deviceID)
             try options.keyStore.saveSession(server: options.server, token: token, expiresAt: expiresAt)
+            // Let the server sign bundles in this identity's name for a year (docs/decisions/0004).
+            try await client.delegatePublishing(identity: identity.signing)
             options.output(.object(["did": .string(identity.signing.did.description), "expiresAt": .string(expiresAt)])) {
                 "logged in as \($0["did"]?.string ?? "") until \($0["expiresAt"]?.string ?? "")"
             }

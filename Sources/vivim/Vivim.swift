@@ -7,7 +7,8 @@ struct Vivim: AsyncParsableCommand {
         commandName: "vivim",
         abstract: "VIVIM Share: share AI conversations on purpose, end-to-end encrypted, peer to peer.",
         subcommands: [Serve.self, IdentityCommand.self, Register.self, Login.self, CircleCommand.self,
-                      ConversationCommand.self, NodeCommand.self, Bench.self])
+                      ConversationCommand.self, ShareCommand.self, LinksCommand.self, PermissionsCommand.self, Open.self,
+                      NodeCommand.self, Bench.self])
 }
 
 /// `VIVIM_<NAME>` environment defaults for flags (SPEC §13).

@@ -37,8 +37,38 @@ struct SuccessEnvelope<Payload: Encodable>: Encodable {
 struct ErrorBody: Encodable {
     var code: String
     var message: String
-    var details: [String: String]?
+    var details: ErrorDetails?
     var field: String?
+}
+
+/// `error.details`: string facts, and for a refused intent the whole validation or policy report.
+struct ErrorDetails: Encodable {
+    var facts: [String: String]
+    var report: (any Encodable & Sendable)?
+
+    func encode(to encoder: any Encoder) throws {
+        if let report {
+            try report.encode(to: encoder)
+            var container = encoder.container(keyedBy: DynamicKey.self)
+            for (key, value) in facts { try container.encode(value, forKey: DynamicKey(key)) }
+        } else {
+            try facts.encode(to: encoder)
+        }
+    }
+
+    struct DynamicKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}
+
+/// A domain error that carries a structured report (validation, policy) for `error.details`.
+struct ReportedError: Error {
+    var error: VivimError
+    var report: any Encodable & Sendable
 }
 
 struct ErrorEnvelope: Encodable {
@@ -80,9 +110,10 @@ extension VivimRequestContext {
 
 /// Builds error responses; the one place where errors become HTTP.
 enum ErrorResponder {
-    static func response(for error: VivimError, requestID: String) -> Response {
+    static func response(for error: VivimError, requestID: String, report: (any Encodable & Sendable)? = nil) -> Response {
+        let details = error.details != nil || report != nil ? ErrorDetails(facts: error.details ?? [:], report: report) : nil
         let envelope = ErrorEnvelope(
-            error: ErrorBody(code: error.code.rawValue, message: error.message, details: error.details, field: error.field),
+            error: ErrorBody(code: error.code.rawValue, message: error.message, details: details, field: error.field),
             meta: ResponseMeta(requestId: requestID, timestamp: Date(), pagination: nil))
         let body = (try? APIJSON.buffer(envelope)) ?? ByteBuffer(string: #"{"success":false}"#)
         return Response(status: .init(code: error.code.httpStatus), headers: [.contentType: "application/json; charset=utf-8"],
@@ -94,6 +125,10 @@ enum ErrorResponder {
         switch error {
         case let error as VivimError:
             return error
+        case let error as ReportedError:
+            return error.error
+        case let error as RateLimitExceeded:
+            return error.vivimError
         case let error as DecodingError:
             return decodingError(error)
         case let error as any HTTPResponseError:

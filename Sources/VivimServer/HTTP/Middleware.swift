@@ -29,9 +29,14 @@ struct EnvelopeMiddleware: RouterMiddleware {
             if classified.code == .internalError {
                 logger.error("unhandled error", metadata: ["requestId": "\(context.requestID)", "error": "\(String(reflecting: error))"])
             }
-            response = ErrorResponder.response(for: classified, requestID: context.requestID)
+            response = ErrorResponder.response(for: classified, requestID: context.requestID, report: (error as? ReportedError)?.report)
+            if let limited = error as? RateLimitExceeded {
+                for header in limited.decision.headers { response.headers[HTTPField.Name(header.name)!] = header.value }
+            }
         }
         response.headers[.requestID] = context.requestID
+        logger.debug("request", metadata: ["requestId": "\(context.requestID)", "method": "\(request.method.rawValue)",
+                                           "path": "\(request.uri.path)", "status": "\(response.status.code)"])
         metrics.record(method: request.method.rawValue, route: context.endpointPath ?? "unmatched",
                        status: response.status.code, duration: ContinuousClock.now - start)
         return response
@@ -79,5 +84,23 @@ extension Duration {
     var nanoseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
+
+import VivimPipeline
+
+/// Pipeline stage timings, sizes, failures and retries (SPEC §7.1).
+extension ServerMetrics: PipelineObserver {
+    func stageFinished(_ stage: PipelineStage, seconds: Double, bytes: Int?, failed: Bool) {
+        registry.makeDurationHistogram(
+            name: "vivim_pipeline_stage_duration_seconds", labels: [("stage", stage.rawValue)],
+            buckets: [.microseconds(100), .milliseconds(1), .milliseconds(10), .milliseconds(50), .milliseconds(250), .seconds(1), .seconds(5)]
+        ).recordNanoseconds(Int64(seconds * 1e9))
+        if let bytes { registry.makeCounter(name: "vivim_pipeline_stage_bytes_total", labels: [("stage", stage.rawValue)]).increment(by: Int64(bytes)) }
+        if failed { registry.makeCounter(name: "vivim_pipeline_stage_failures_total", labels: [("stage", stage.rawValue)]).increment() }
+    }
+
+    func retried(_ stage: PipelineStage) {
+        registry.makeCounter(name: "vivim_pipeline_retries_total", labels: [("stage", stage.rawValue)]).increment()
     }
 }

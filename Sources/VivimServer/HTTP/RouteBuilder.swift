@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import VivimCore
 
@@ -18,24 +19,49 @@ final class RouteBuilder {
     typealias Handler = @Sendable (Request, VivimRequestContext) async throws -> Response
     let router: Router<VivimRequestContext>
     let auth: AuthService
+    let limits: RateLimitService
     private(set) var descriptors: [RouteDescriptor] = []
 
-    init(router: Router<VivimRequestContext>, auth: AuthService) {
+    init(router: Router<VivimRequestContext>, auth: AuthService, limits: RateLimitService) {
         self.router = router
         self.auth = auth
+        self.limits = limits
     }
 
-    func add(_ method: HTTPRequest.Method, _ path: String, authenticated: Bool = true, _ handler: @escaping Handler) {
+    /// Access for routes that serve both visitors and signed-in users (public content): a
+    /// bearer token, when present, must be valid; without one the caller is anonymous.
+    enum Access { case authenticated, anonymous, optional }
+
+    func add(_ method: HTTPRequest.Method, _ path: String, authenticated: Bool = true, rateLimit: RateLimitedAction? = nil,
+             _ handler: @escaping Handler) {
+        add(method, path, access: authenticated ? .authenticated : .anonymous, rateLimit: rateLimit, handler)
+    }
+
+    func add(_ method: HTTPRequest.Method, _ path: String, access: Access, rateLimit: RateLimitedAction? = nil,
+             _ handler: @escaping Handler) {
         let openAPIPath = path.split(separator: "/", omittingEmptySubsequences: false)
             .map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
             .joined(separator: "/")
-        descriptors.append(RouteDescriptor(method: method.rawValue, path: openAPIPath, requiresAuth: authenticated))
-        let auth = self.auth
+        descriptors.append(RouteDescriptor(method: method.rawValue, path: openAPIPath, requiresAuth: access == .authenticated))
+        let auth = self.auth, limits = self.limits
         router.on(RouterPath(path), method: method) { request, context in
-            guard authenticated else { return try await handler(request, context) }
             var context = context
-            context.caller = try await auth.authenticate(token: try Self.bearerToken(request))
-            return try await handler(request, context)
+            switch access {
+            case .authenticated:
+                context.caller = try await auth.authenticate(token: try Self.bearerToken(request))
+            case .optional where request.headers[.authorization] != nil:
+                context.caller = try await auth.authenticate(token: try Self.bearerToken(request))
+            case .optional, .anonymous:
+                break
+            }
+            guard let rateLimit else { return try await handler(request, context) }
+            var subjects: [RateLimitSubject] = []
+            if let caller = context.caller { subjects.append(.did(caller.did)) }
+            subjects.append(.client(context.clientAddress ?? "unknown"))
+            let decision = try await limits.require(rateLimit, subjects: subjects)
+            var response = try await handler(request, context)
+            for header in decision.headers { response.headers[HTTPField.Name(header.name)!] = header.value }
+            return response
         }
     }
 

@@ -133,7 +133,9 @@ struct ConversationSummaryView: Encodable {
 
     struct Stats: Encodable { var shareCount: Int; var viewCount: Int; var uniqueViewers: Int; var lastSharedAt: Date? }
 
-    init(_ record: ConversationRecord) {
+    var locked: Bool
+
+    init(_ record: ConversationRecord, privacyLevel: PrivacyLevel = .local) {
         id = record.id.rawValue
         provider = record.provider
         sourceUrl = record.sourceURL
@@ -143,8 +145,8 @@ struct ConversationSummaryView: Encodable {
         importedAt = record.importedAt
         tags = record.tags
         counts = record.counts
-        // Until sharing intents exist, nothing of a user's is shared: all content is LOCAL.
-        privacyLevel = .local
+        self.privacyLevel = privacyLevel
+        locked = record.locked
         stats = Stats(shareCount: record.shareCount, viewCount: record.viewCount, uniqueViewers: record.uniqueViewers,
                       lastSharedAt: record.lastSharedAt)
     }
@@ -192,6 +194,13 @@ struct ACUView: Encodable {
 extension VivimServerApp {
     func addConversationRoutes(_ routes: RouteBuilder) {
         let users = services.userDatabases, clock = services.clock, importLimit = configuration.importBodyLimit
+        let master = services.master, limit = configuration.bodyLimit
+        /// SPEC §5.1: LOCAL, SHARED or PUBLIC from the ACTIVE intents covering the conversation.
+        @Sendable func summary(_ record: ConversationRecord) async throws -> ConversationSummaryView {
+            let intents = try await master.activeIntents(covering: ContentID(trusted: record.id.rawValue))
+            return ConversationSummaryView(record, privacyLevel: PrivacyLevel.of(ContentID(trusted: record.id.rawValue), intents: intents,
+                                                                                  locked: record.locked))
+        }
 
         routes.add(.post, "/api/v1/conversations") { request, context in
             let caller = try context.requireCaller()
@@ -206,7 +215,9 @@ extension VivimServerApp {
             let caller = try context.requireCaller()
             let page = try request.pageRequest()
             let result = try await users.database(for: caller.did).conversations(page: PageRequest(page: page.page, pageSize: page.pageSize))
-            return try context.respond(page: result, ConversationSummaryView.init)
+            var items: [ConversationSummaryView] = []
+            for record in result.items { items.append(try await summary(record)) }
+            return try context.respond(items, pagination: PaginationMeta(result))
         }
 
         routes.add(.get, "/api/v1/conversations/:id") { _, context in
@@ -219,7 +230,19 @@ extension VivimServerApp {
                 var conversation: ConversationSummaryView
                 var messages: [MessageView]
             }
-            return try context.respond(Out(conversation: ConversationSummaryView(record), messages: messages.map(MessageView.init)))
+            return try context.respond(Out(conversation: try await summary(record), messages: messages.map(MessageView.init)))
+        }
+
+        routes.add(.patch, "/api/v1/conversations/:id") { request, context in
+            let caller = try context.requireCaller()
+            let id = try ConversationID(parsing: try context.parameter("id"))
+            struct Patch: Decodable { var locked: Bool }
+            let body = try await request.decodeJSON(as: Patch.self, limit: limit)
+            let database = try users.database(for: caller.did)
+            guard try await database.setLocked(id, body.locked), let record = try await database.conversation(id) else {
+                throw VivimError.notFound("conversation not found")
+            }
+            return try context.respond(try await summary(record))
         }
 
         routes.add(.delete, "/api/v1/conversations/:id") { _, context in

@@ -224,7 +224,24 @@
     const message = utf8("vivim/bundle/v1|" + bundle.contentId + "|" + intentId + "|" + ownerDid + "|" + bundle.createdAt);
     let valid = false;
     try {
-      const key = await crypto.subtle.importKey("raw", ownerKey, { name: "Ed25519" }, false, ["verify"]);
+      let signerKey = ownerKey;
+      const delegation = bundle.delegation;
+      if (delegation !== undefined && delegation !== null) {
+        // bundle-format.md §2.1: the owner's key signed a delegation to the key that signed the bundle.
+        const delegateKey = b64urlDecode(delegation.delegateKey);
+        const delegationSignature = b64urlDecode(delegation.signature);
+        const notAfter = delegation.notAfter;
+        if (!delegateKey || delegateKey.length !== 32 || !delegationSignature || delegationSignature.length !== 64 ||
+            typeof notAfter !== "string" || !RFC3339_UTC.test(notAfter)) {
+          throw new Error("malformed delegation");
+        }
+        const statement = utf8("vivim/delegation/v1|" + ownerDid + "|" + delegation.delegateKey + "|" + notAfter);
+        const owner = await crypto.subtle.importKey("raw", ownerKey, { name: "Ed25519" }, false, ["verify"]);
+        if (!(await crypto.subtle.verify({ name: "Ed25519" }, owner, delegationSignature, statement))) throw new Error("bad delegation");
+        if (Date.parse(bundle.createdAt) > Date.parse(notAfter)) throw new Error("delegation ended");
+        signerKey = delegateKey;
+      }
+      const key = await crypto.subtle.importKey("raw", signerKey, { name: "Ed25519" }, false, ["verify"]);
       valid = await crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
     } catch (e) {
       valid = false;

@@ -29,6 +29,9 @@ enum BadInput {
                 (.POST, "/api/v1/circles"), (.PATCH, "/api/v1/circles/\(circle)"), (.POST, "/api/v1/circles/\(circle)/members"),
                 (.PATCH, "/api/v1/circles/\(circle)/members/\(did)"), (.POST, "/api/v1/conversations"),
                 (.PUT, "/api/v1/users/me/keys"), (.PATCH, "/api/v1/users/me"),
+                (.POST, "/api/v1/sharing/intents"), (.PATCH, "/api/v1/sharing/intents/\(IntentID())"),
+                (.POST, "/api/v1/sharing/links"), (.POST, "/api/v1/circles/\(circle)/shares"),
+                (.PUT, "/api/v1/users/me/publishing-key"), (.PATCH, "/api/v1/conversations/\(ConversationID())"),
             ]
             var answered = 0
             for (method, path) in routes {
@@ -45,6 +48,14 @@ enum BadInput {
                 "/api/v1/conversations/../../etc/passwd", "/api/v1/conversations/%00", "/api/v1/acus", "/api/v1/acus?conversationId=x",
                 "/api/v1/search", "/api/v1/search?q=" + String(repeating: "q", count: 600), "/api/v1/users/did:web:x", "/api/v1/users/%F0%9F%98%80",
                 "/api/v1/nothing-here", "/api/v1/conversations?page=abc",
+                "/api/v1/sharing/intents/not-a-uuid", "/api/v1/sharing/intents?status=SLEEPING", "/api/v1/sharing/intents?sortBy=size",
+                "/api/v1/sharing/intents?startDate=yesterday", "/api/v1/sharing/intents?sortOrder=up", "/api/v1/sharing/suggestions",
+                "/api/v1/sharing/suggestions?contentId=x", "/api/v1/sharing/links/short", "/api/v1/sharing/links/" + String(repeating: "A", count: 300),
+                "/api/v1/permissions/x/check", "/api/v1/permissions/\(ConversationID())/check?permission=fly",
+                "/api/v1/permissions/\(ConversationID())/check?permission=view&userDid=did:web:x",
+                "/api/v1/content/XYZ", "/api/v1/content/" + String(repeating: "g", count: 64), "/api/v1/content?contentType=poem",
+                "/api/v1/content?audience=MARS", "/api/v1/content?ownerDid=nobody", "/api/v1/circles/x/keys",
+                "/s/%00", "/s/assets/..%2F..%2Fetc%2Fpasswd", "/api/v1/sharing/intents/\(IntentID())",
             ]
             for path in getters {
                 let result = try await harness.raw(.GET, path, token: token)

@@ -36,11 +36,18 @@ final class ServerProcess: @unchecked Sendable {
     let output = Pipe()
     var port = 0
 
-    init(dataDirectory: String, masterDB: String? = nil) throws {
+    init(dataDirectory: String, masterDB: String? = nil, environment: [String: String] = [:], logLevel: String = "error",
+         logFile: String? = nil) throws {
         process.executableURL = URL(fileURLWithPath: try Paths.vivimExecutable())
-        process.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory, "--log-level", "error"] + (masterDB.map { ["--master-db", $0] } ?? [])
+        process.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory, "--log-level", logLevel] + (masterDB.map { ["--master-db", $0] } ?? [])
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        if let logFile {
+            FileManager.default.createFile(atPath: logFile, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: logFile)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
     }
 
     /// Starts it and waits (at most 60 s) for the line announcing the port.

@@ -22,6 +22,8 @@ struct Harness: Sendable {
     struct TestUser: Sendable {
         let identity: SigningIdentity
         let encryption: EncryptionKey
+        /// The secret half, as it would live on the user's device only.
+        let keyPair: EncryptionKeyPair
         let deviceID: DeviceID
         let client: VivimAPIClient
         let token: String
@@ -53,11 +55,13 @@ struct Harness: Sendable {
     /// Registers and logs in a new user with a fresh identity.
     func newUser(_ name: String = "user", algorithm: EncryptionKeyAlgorithm = .xWing) async throws -> TestUser {
         let identity = SigningIdentity()
-        let key = try EncryptionKeyPair.generate(algorithm).publicKey
+        let keyPair = try EncryptionKeyPair.generate(algorithm)
+        let key = keyPair.publicKey
         let device = try DeviceID(parsing: "dev-\(name)")
         try await anonymous.register(identity: identity, encryptionKey: key, deviceID: device, displayName: name)
         let (client, token, _) = try await anonymous.login(identity: identity, deviceID: device)
-        return TestUser(identity: identity, encryption: key, deviceID: device, client: client, token: token)
+        try await client.delegatePublishing(identity: identity)
+        return TestUser(identity: identity, encryption: key, keyPair: keyPair, deviceID: device, client: client, token: token)
     }
 
     /// A raw request, for inputs no well-behaved client would send.

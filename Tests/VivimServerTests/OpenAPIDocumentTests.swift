@@ -16,7 +16,11 @@ import VivimServer
         for (path, item) in paths {
             for method in Self.methods {
                 guard let operation = item[method] else { continue }
-                let secured = operation["security"].map { !($0.array?.isEmpty ?? true) } ?? globalSecurity
+                // `[{}, {bearer: []}]` documents an optional token: the route does not require one.
+                let secured = operation["security"].map { requirement in
+                    let alternatives = requirement.array ?? []
+                    return !alternatives.isEmpty && !alternatives.contains(.object([:]))
+                } ?? globalSecurity
                 operations["\(method.uppercased()) \(path)"] = secured
             }
         }

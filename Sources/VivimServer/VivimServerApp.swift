@@ -184,7 +184,8 @@ struct UserDatabaseJanitor: Service {
     let manager: UserDatabaseManager
     func run() async throws {
         while !Task.isCancelledOrShuttingDown {
-            try? await Task.sleep(for: .seconds(60))
+            // Wakes at once on graceful shutdown instead of finishing the minute.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(60)) }
             manager.closeIdle(olderThan: .seconds(300))
         }
         manager.closeAll()

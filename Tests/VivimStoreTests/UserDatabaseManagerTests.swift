@@ -40,7 +40,7 @@ import VivimTestSupport
         #expect(try await database.synchronousSetting() == 2)  // FULL: acknowledged writes survive power loss
         let normal = try UserDatabaseManager(dataDirectory: directory + "/normal", durable: false).create(for: did)
         #expect(try await normal.synchronousSetting() == 1)
-        #expect(try await database.schemaVersion() == "001_content")
+        #expect(try await database.schemaVersion() == "002_share_tracking")
         #expect(try await database.integrityCheck() == "ok")
     }
 

@@ -82,7 +82,7 @@ final class SchedulerService: Service, Sendable {
             do { try await tick() } catch {
                 logger.warning("scheduler sweep failed", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: interval)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
         }
     }
 }

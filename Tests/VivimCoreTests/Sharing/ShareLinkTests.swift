@@ -81,8 +81,12 @@ import VivimCore
 
     @Test func theSpecLimitsAreTheDefaults() {
         let limiter = RateLimiter()
-        #expect(RateLimitedAction.allCases.map { limiter.limit(for: $0).capacity } == [10, 60, 20, 120, 30])
-        #expect(RateLimitedAction.allCases.allSatisfy { limiter.limit(for: $0).period == 60 })
+        let spec: [RateLimitedAction] = [.createIntent, .listIntents, .createLink, .content, .analytics]
+        #expect(spec.map { limiter.limit(for: $0).capacity } == [10, 60, 20, 120, 30])
+        #expect(spec.allSatisfy { limiter.limit(for: $0).period == 60 })
+        // Guessing limits of share links (SPEC §6, docs/decisions/0004).
+        #expect(limiter.limit(for: .linkAccess) == .perMinute(60))
+        #expect(limiter.limit(for: .linkPasswordFailure) == RateLimit(capacity: 5, period: 300))
     }
 
     @Test func aFullBucketAllowsItsCapacityThenRefuses() {

@@ -115,13 +115,15 @@ public struct IntentBuilder: Sendable {
     /// and the actor's Ed25519 signature over the intent (the server verifies and keeps it).
     public func signedBody(by identity: SigningIdentity, now: Date = Date()) throws -> Data {
         let draft = try build()
-        let createdAt = Date(timeIntervalSince1970: (now.timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+        // The server reads createdAt back from this text; sign exactly the date it will read.
+        let createdAtText = RFC3339.format(now)
+        let createdAt = try RFC3339.parse(createdAtText, field: "createdAt")
         let intent = SharingIntent(id: IntentID(), ownerDid: owner, actorDid: identity.did, spec: spec, createdAt: createdAt)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var object = try JSONSerialization.jsonObject(with: encoder.encode(draft)) as? [String: Any] ?? [:]
         object["id"] = intent.id.rawValue
-        object["createdAt"] = RFC3339.format(createdAt)
+        object["createdAt"] = createdAtText
         object["signature"] = identity.signBase64URL(intent.signingPayload())
         return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     }

@@ -151,7 +151,7 @@ public actor PublishingPipeline {
         // A bundle sealed before a crash is discarded: its key may be gone (LINK) and the
         // content may have changed. Sealing again is cheap and keeps one code path.
         if let stale = job.contentId {
-            try? bundles.delete(stale)
+            _ = try? bundles.delete(stale)
             job.contentId = nil
             job.stage = .queued
         }
@@ -163,7 +163,7 @@ public actor PublishingPipeline {
             job.stage = .failed
             job.lastError = "\(error)"
             job.updatedAt = clock.now
-            if let contentId = job.contentId { try? bundles.delete(contentId) }
+            if let contentId = job.contentId { _ = try? bundles.delete(contentId) }
             // Nothing was committed: the intent stays VALIDATED and may be published again.
             try? await store.deletePublishJob(intentID)
             throw error
@@ -234,7 +234,7 @@ public actor PublishingPipeline {
         }
         guard committed else {
             // Someone else changed or published the intent meanwhile.
-            try? bundles.delete(bundle.contentId)
+            _ = try? bundles.delete(bundle.contentId)
             if let winner = try await store.contentRecord(intentID: intent.id), let current = try await store.intent(intent.id) {
                 return try await finish(intent: current, record: winner, linkKey: nil, alreadyPublished: true)
             }

@@ -321,7 +321,7 @@ enum SharingAPI {
     /// The scheduler on a driven clock: ACTIVE at publishAt, EXPIRED at expiresAt — also when
     /// the server restarts in between.
     static func scheduleAcrossRestart(_ kind: StoreKind) async throws {
-        let clock = ManualClock(Date())
+        let clock = ManualClock(Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)))
         let directory = TestDatabases.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var configuration = ServerConfiguration()
@@ -418,13 +418,27 @@ enum SharingAPI {
                 try await bob.client.send(.PATCH, "/api/v1/sharing/intents/\(intentID)", json: .object(["permissions": .object(["view": .bool(true)])]))
             }
 
+            // An intent built and signed on the client keeps the actor's verified signature.
+            let builder = IntentBuilder(owner: alice.did).content(.conversation, ids: [ContentID(trusted: conversationID)])
+                .toUsers([carol.did]).permissions(Permissions(view: true, copy: true)).redactPersonalInfo().watermark("w").title("signed")
+            let signed = try await alice.client.createIntent(builder, signedBy: alice.identity).data["intent"]
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .custom { try RFC3339.parse(try $0.singleValueContainer().decode(String.self), field: "date") }
+            let signedIntent = try decoder.decode(SharingIntent.self, from: JSONEncoder().encode(try #require(signed)))
+            #expect(signedIntent.signature != nil && signedIntent.spec == builder.spec)
+            #expect(alice.did.verifies(base64URLSignature: signedIntent.signature ?? "", over: signedIntent.signingPayload()))
+            var forged = try builder.signedBody(by: alice.identity)
+            forged = Data(String(decoding: forged, as: UTF8.self).replacingOccurrences(of: "\"copy\":true", with: "\"copy\":false").utf8)
+            await expectAPIError("VALIDATION_ERROR") { try await alice.client.send(.POST, "/api/v1/sharing/intents", body: forged) }
+            await expectAPIError("VALIDATION_ERROR") { try await carol.client.createIntent(builder, signedBy: carol.identity) }
+
             // Cancel a draft-stage intent; it cannot then be published.
             let other = try await create(alice, intent(conversationID, audience: users(carol.did)))
             #expect(try await alice.client.send(.POST, "/api/v1/sharing/intents/\(other)/cancel").data["status"]?.string == "CANCELLED")
             await expectAPIError("CONFLICT") { try await alice.client.send(.POST, "/api/v1/sharing/intents/\(other)/publish") }
 
             let suggestions = try await alice.client.send(.GET, "/api/v1/sharing/suggestions?contentId=\(conversationID)").data
-            #expect(suggestions["basedOnShares"]?.number == 1)
+            #expect(suggestions["basedOnShares"]?.number == 2)
             #expect(suggestions["audience"]?.array?.first?["value"]?["type"]?.string == "USERS")
             await expectAPIError("NOT_FOUND") { try await bob.client.send(.GET, "/api/v1/sharing/suggestions?contentId=\(conversationID)") }
 
@@ -442,6 +456,65 @@ enum SharingAPI {
             Harness.expectError(last, status: 429, code: "RATE_LIMITED")
         }
     }
+
+    /// Co-owners may change an intent and, with veto power, revoke it; "until the recipient
+    /// leaves the circle" ends access at once and expires the intent; every step leaves its
+    /// audit entry and analytics event.
+    static func coOwnersConditionsAuditAndEvents(_ kind: StoreKind) async throws {
+        try await Harness.with(kind, configure: { $0.passwordHashCost = 10 }) { harness in
+            let alice = try await harness.newUser("alice"), bob = try await harness.newUser("bob"), carol = try await harness.newUser("carol")
+            let circle = try #require(try await alice.client.send(.POST, "/api/v1/circles", json: .object(["name": .string("lab")])).data["id"]?.string)
+            try await alice.client.send(.POST, "/api/v1/circles/\(circle)/members", json: .object(["did": .string(bob.did.description)]))
+            let conversationID = try await importConversation(alice)
+
+            // Carol co-owns without veto: she may update, not revoke.
+            let shared = try await create(alice, intent(conversationID, audience: users(bob.did), extra: [
+                "coOwners": .array([.string(carol.did.description)]),
+                "expiration": .object(["type": .string("condition"), "condition": .object(["type": .string("RECIPIENT_LEAVES_CIRCLE"), "circleId": .string(circle)])]),
+            ]))
+            let contentID = try #require(try await publish(alice, shared)["contentId"]?.string)
+            let updated = try await carol.client.send(.PATCH, "/api/v1/sharing/intents/\(shared)", json: .object(["metadata": .object(["title": .string("by carol")])]))
+            #expect(updated.data["intent"]?["metadata"]?["title"]?.string == "by carol")
+            await expectAPIError("FORBIDDEN") { try await carol.client.send(.POST, "/api/v1/sharing/intents/\(shared)/revoke") }
+
+            // Bob leaves the circle: his access ends on the next request; the sweep expires the intent.
+            _ = try await bob.client.fetchContent(contentID)
+            try await bob.client.send(.DELETE, "/api/v1/circles/\(circle)/members/\(bob.did)")
+            await expectAPIError("NOT_FOUND") { try await bob.client.send(.GET, "/api/v1/content/\(contentID)") }
+            try await harness.server.app.runSchedulerOnce()
+            #expect(try await alice.client.send(.GET, "/api/v1/sharing/intents/\(shared)").data["status"]?.string == "EXPIRED")
+
+            // With veto power a co-owner may revoke.
+            let vetoed = try await create(alice, intent(conversationID, audience: .object(["type": .string("public")]), extra: [
+                "coOwners": .array([.string(carol.did.description)]), "vetoPower": .bool(true)]))
+            let publicID = try #require(try await publish(alice, vetoed)["contentId"]?.string)
+            let link = try await alice.client.send(.POST, "/api/v1/sharing/links", json: .object(["intentId": .string(vetoed)]))
+            let code = try #require(link.data["link"]?["code"]?.string)
+            _ = try await harness.anonymous.send(.POST, "/api/v1/sharing/links/\(code)/access", json: .object([:]))
+            _ = try await harness.anonymous.fetchContent(publicID)
+            try await carol.client.send(.POST, "/api/v1/sharing/intents/\(vetoed)/revoke", json: .object(["reason": .string("veto")]))
+            await expectAPIError("NOT_FOUND") { try await harness.anonymous.send(.GET, "/api/v1/sharing/links/\(code)") }
+
+            // Audit entries and analytics events, written to the master store.
+            let master = harness.server.app.services.master
+            var audit: [AuditEntry] = []
+            var after: Int64 = 0
+            while true {
+                let batch = try await master.auditEntries(after: after, limit: 500)
+                guard let last = batch.last else { break }
+                audit += batch
+                after = last.sequence
+            }
+            let types = Set(audit.map(\.event.type))
+            #expect(types.isSuperset(of: [.shareCreate, .shareAccess, .shareRevoke]))
+            if case .valid = try await master.verifyAuditChain() {} else { Issue.record("the audit chain does not verify") }
+            for type in [AnalyticsEventType.shareCreated, .sharePublished, .shareExpired, .shareRevoked, .linkCreated, .linkClicked, .contentViewed] {
+                #expect(try await !master.events(type: type, subject: nil, limit: 10).isEmpty, "\(type.rawValue) event")
+            }
+            let log = try await master.accessLog(contentId: contentID, limit: 10)
+            #expect(log.contains { $0.success && $0.accessorDid == bob.did } && log.contains { !$0.success && $0.accessorDid == bob.did })
+        }
+    }
 }
 
 @Suite struct SharingAPISQLiteTests {
@@ -455,6 +528,7 @@ enum SharingAPI {
     @Test func scheduleAcrossRestart() async throws { try await SharingAPI.scheduleAcrossRestart(.sqlite) }
     @Test func viewBudget() async throws { try await SharingAPI.viewBudget(.sqlite) }
     @Test func recipientsAndOwnerTools() async throws { try await SharingAPI.recipientsAndOwnerTools(.sqlite) }
+    @Test func coOwnersConditionsAuditAndEvents() async throws { try await SharingAPI.coOwnersConditionsAuditAndEvents(.sqlite) }
 }
 
 @Suite struct SharingAPIPostgreSQLTests {
@@ -468,4 +542,5 @@ enum SharingAPI {
     @Test func scheduleAcrossRestart() async throws { try await SharingAPI.scheduleAcrossRestart(.postgresql) }
     @Test func viewBudget() async throws { try await SharingAPI.viewBudget(.postgresql) }
     @Test func recipientsAndOwnerTools() async throws { try await SharingAPI.recipientsAndOwnerTools(.postgresql) }
+    @Test func coOwnersConditionsAuditAndEvents() async throws { try await SharingAPI.coOwnersConditionsAuditAndEvents(.postgresql) }
 }

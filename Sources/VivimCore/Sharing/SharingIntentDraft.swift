@@ -560,9 +560,15 @@ public enum RFC3339 {
         throw .validation("\(field) must be an RFC 3339 timestamp", field: field)
     }
 
-    /// UTC with milliseconds, e.g. `2027-01-15T12:00:00.000Z`.
+    /// UTC with milliseconds, e.g. `2027-01-15T12:00:00.000Z`, rounded to the nearest
+    /// millisecond (a formatter would truncate 0.2559999… to .255, so text written and read back
+    /// would name another instant than the one signed).
     public static func format(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
+        let seconds = (milliseconds / 1000).rounded(.down)
+        let whole = Date(timeIntervalSince1970: seconds).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: false))
+        let fraction = Int(milliseconds - seconds * 1000)
+        return String(whole.dropLast()) + "." + String(String(fraction + 1000).dropFirst()) + "Z"
     }
 }
 

@@ -101,13 +101,14 @@ public struct IntentBuilder: Sendable {
         }
     }
 
-    /// The draft, checked by the shared parser (field paths as the server reports them).
+    /// The draft, checked by the shared parser and the server's coherence rules (field paths as
+    /// the server reports them). Facts only the server knows — ownership, circles, registered
+    /// users — are left to the server.
     public func build() throws -> SharingIntentDraft {
         let draft = SharingIntentDraft(spec)
-        _ = try IntentValidator.validate(draft, actor: owner, facts: ValidationFacts(
-            ownedContent: Set(spec.content.ids), ownedACUs: Set((spec.content.includeACUs ?? []) + (spec.content.excludeACUs ?? [])),
-            circles: [:], registeredDids: Set(spec.audience.userDIDs + spec.coOwners), now: Date()
-        )).parsed.orThrow(draft: draft, actor: owner)
+        let report = IntentValidator.validate(draft, actor: owner, facts: ValidationFacts(now: Date()))
+        let factual: Set<IssueCode> = [.notOwned, .notFound, .notAllowed, .notRegistered]
+        if let first = report.errors.first(where: { !factual.contains($0.code) }) { throw first.asError }
         return draft
     }
 
@@ -132,15 +133,5 @@ public struct IntentBuilder: Sendable {
         var copy = self
         change(&copy)
         return copy
-    }
-}
-
-private extension Optional where Wrapped == ParsedIntentDraft {
-    /// Throws the first parse or validation problem of `draft` as the server would.
-    func orThrow(draft: SharingIntentDraft, actor: DID) throws -> ParsedIntentDraft {
-        if let value = self { return value }
-        let report = IntentValidator.validate(draft, actor: actor, facts: ValidationFacts(now: Date()))
-        if let first = report.errors.first { throw first.asError }
-        throw VivimError.validation("invalid intent")
     }
 }

@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.3.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
     ],
     targets: [
         // Domain values and pure logic. No I/O.
@@ -72,6 +73,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
         ], resources: [.copy("Resources/openapi.json"), .copy("Resources/viewer")]),
         // Swift client library: HTTP client, local key store.
         .target(name: "VivimClient", dependencies: [
@@ -107,8 +110,10 @@ let package = Package(
         .testTarget(name: "VivimPipelineTests", dependencies: ["VivimPipeline", "VivimCore"], exclude: ["Fixtures"]),
         .testTarget(name: "VivimNetworkTests", dependencies: ["VivimNetwork", "VivimCore"], exclude: ["interop"]),
         .testTarget(name: "VivimServerTests", dependencies: [
-            "VivimServer", "VivimClient", "VivimStore", "VivimCore", "VivimCrypto", "VivimTestSupport",
+            "VivimServer", "VivimClient", "VivimStore", "VivimCore", "VivimCrypto", "VivimTestSupport", "VivimNetwork",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]

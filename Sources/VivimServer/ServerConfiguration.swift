@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import VivimCore
 import VivimCrypto
+import VivimNetwork
 import VivimPipeline
 
 /// How `vivim serve` runs (SPEC §13). Every flag has a `VIVIM_<NAME>` environment variable.
@@ -36,6 +37,40 @@ public struct ServerConfiguration: Sendable {
     public var rateLimits: [RateLimitedAction: RateLimit] = [:]
     /// Publishing retries (SPEC §7.1: 3 retries, 1 s base, 30 s cap).
     public var publishRetry = RetryPolicy()
+    /// The P2P node the server runs (SPEC §8, §13); nil runs none and distributes to the local
+    /// content store only. `vivim serve` turns it on by default (`--no-node` / `VIVIM_NODE=off`
+    /// turn it off); the library default is off so in-process tests and benchmarks open no
+    /// P2P socket unless they ask for one (then with port 0).
+    public var node: NodeSettings?
 
     public init() {}
+
+    /// How the server's node listens, whom it joins, and the distributor's bounds.
+    public struct NodeSettings: Sendable {
+        /// TCP multiaddr to listen on; port 0 picks any free port.
+        public var listen: Multiaddr
+        /// Bootstrap peers, `/ip4/…/tcp/…/p2p/<peer id>`.
+        public var bootstrap: [Multiaddr]
+        public var nodeType: VivimNode.NodeType = .selfHosted
+        /// Bound on one network operation of the distributor (publish, fetch, provider lookup);
+        /// past it the operation counts as a transient failure and the pipeline retries.
+        public var operationTimeout: Duration = .seconds(30)
+        /// How long a publish waits for replicas to confirm before it answers (replication goes
+        /// on afterwards; the providers endpoint shows the live count).
+        public var replicationWait: Duration = .seconds(2)
+        /// Adjusts the node's own configuration (tests scale timers down).
+        public var tune: @Sendable (inout VivimNode.Configuration) -> Void = { _ in }
+
+        public static let defaultListen = "/ip4/127.0.0.1/tcp/4001"
+
+        public init(listen: Multiaddr? = nil, bootstrap: [Multiaddr] = []) {
+            self.listen = listen ?? (try? Multiaddr(Self.defaultListen)) ?? Multiaddr([])
+            self.bootstrap = bootstrap
+        }
+
+        /// Any free port on 127.0.0.1 (tests).
+        public static var loopbackAnyPort: NodeSettings {
+            NodeSettings(listen: try? Multiaddr("/ip4/127.0.0.1/tcp/0"))
+        }
+    }
 }

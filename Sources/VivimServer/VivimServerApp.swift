@@ -1,11 +1,13 @@
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import Prometheus
 import ServiceLifecycle
 import VivimCore
 import VivimCrypto
+import VivimNetwork
 import VivimPipeline
 import VivimStore
 
@@ -28,6 +30,8 @@ public struct ServerServices: Sendable {
     let links: LinkService
     let content: ContentService
     let scheduler: SchedulerService
+    /// The P2P node, when the configuration runs one.
+    public let network: ServerNetwork?
     /// Services that run beside the HTTP server (the PostgreSQL pool shutdown).
     let backgroundServices: [any Service]
 }
@@ -118,7 +122,17 @@ public struct VivimServerApp: Sendable {
         let metrics = ServerMetrics(registry: PrometheusCollectorRegistry())
         let box = SecretBox(serverSecret: signingKey.seed)
         let bundles = try BundleStore(dataDirectory: configuration.dataDirectory)
-        let distributor = LocalDistributor(store: bundles)
+        var background = background
+        let network = try await configuration.node.asyncMap {
+            try await ServerNetwork.start($0, dataDirectory: configuration.dataDirectory, logger: logger)
+        }
+        let distributor: any Distributor
+        if let network {
+            distributor = NetworkDistributor(store: bundles, network: network, master: master, logger: logger)
+            background.append(NetworkNodeService(network: network))
+        } else {
+            distributor = LocalDistributor(store: bundles)
+        }
         let publishingKeys = PublishingKeyService(store: master, box: box)
         let circleKeys = CircleKeyService(store: master, box: box)
         let pipeline = PublishingPipeline(store: master, userDatabases: userDatabases, bundles: bundles, distributor: distributor,
@@ -137,7 +151,7 @@ public struct VivimServerApp: Sendable {
         let services = ServerServices(master: master, userDatabases: userDatabases, clock: clock, tokens: tokens, auth: auth,
                                       circles: circles, audit: audit, metrics: metrics, limits: limits, bundles: bundles, pipeline: pipeline,
                                       publishingKeys: publishingKeys, circleKeys: circleKeys, sharing: sharing, links: links, content: content,
-                                      scheduler: scheduler, backgroundServices: background)
+                                      scheduler: scheduler, network: network, backgroundServices: background)
         return VivimServerApp(configuration: configuration, services: services, logger: logger)
     }
 
@@ -152,6 +166,7 @@ public struct VivimServerApp: Sendable {
         addCircleRoutes(routes)
         addConversationRoutes(routes)
         addSharingRoutes(routes)
+        addNetworkRoutes(routes)
         return (router, routes.descriptors)
     }
 
@@ -160,6 +175,7 @@ public struct VivimServerApp: Sendable {
         let (router, _) = buildRouter()
         var app = Application(
             router: router,
+            server: .http1WebSocketUpgrade { request, _, logger in await self.webSocketUpgrade(request, logger) },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "vivim"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
@@ -189,6 +205,13 @@ struct UserDatabaseJanitor: Service {
             manager.closeIdle(olderThan: .seconds(300))
         }
         manager.closeAll()
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
     }
 }
 

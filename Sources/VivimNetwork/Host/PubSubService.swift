@@ -96,6 +96,8 @@ public actor PubSubService {
     /// Peers this node knows to speak gossipsub, and the mesh of a topic.
     public var peers: [PeerID] { router.knownPeers }
     public func mesh(_ topic: String) -> Set<PeerID> { router.mesh[topic] ?? [] }
+    /// Peers that announced a subscription to `topic`.
+    public func peers(subscribedTo topic: String) -> Set<PeerID> { router.peers(subscribedTo: topic) }
 
     private func heartbeat() { execute(router.heartbeat(now: now, rng: &rng)) }
 

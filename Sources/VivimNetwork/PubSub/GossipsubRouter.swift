@@ -89,6 +89,9 @@ public struct GossipsubRouter: Sendable {
 
     public var knownPeers: [PeerID] { Array(peers.keys) }
 
+    /// Peers that announced a subscription to `topic`.
+    public func peers(subscribedTo topic: String) -> Set<PeerID> { topicIndex[topic] ?? [] }
+
     public func score(of peer: PeerID) -> Double {
         guard let p = peers[peer] else { return 0 }
         let c = configuration

@@ -1,0 +1,343 @@
+import Foundation
+import HTTPTypes
+import HummingbirdWSClient
+import Logging
+import NIOHTTP1
+import Testing
+import VivimClient
+import VivimCore
+import VivimCrypto
+import VivimNetwork
+import VivimServer
+import VivimTestSupport
+
+/// The server's P2P node (issue 5, step 8): publishing goes through the node, recipients' nodes
+/// are notified over gossip and fetch the bundle from it, revocation withdraws it from the
+/// network, and the network endpoints and `WS /ws/network` answer. Real sockets on 127.0.0.1,
+/// every wait bounded, every node shut down.
+enum NetworkIntegration {
+    static let nodeOn: @Sendable (inout ServerConfiguration) -> Void = { $0.node = .loopbackAnyPort }
+
+    /// A node of the test's own (a recipient's device, a storage peer), in a fresh directory.
+    struct TestNode {
+        let node: VivimNode
+        let directory: String
+
+        static func start(bootstrap: [Multiaddr], type: VivimNode.NodeType) async throws -> TestNode {
+            let directory = TestDatabases.temporaryDirectory()
+            var configuration = VivimNode.Configuration(contentDirectory: directory + "/content")
+            configuration.listen = try Multiaddr("/ip4/127.0.0.1/tcp/0")
+            configuration.bootstrap = bootstrap
+            configuration.nodeType = type
+            var logger = Logger(label: "vivim.test-node")
+            logger.logLevel = .error
+            let node = try VivimNode(identity: PeerKeyPair(), configuration: configuration, logger: logger)
+            do { try await node.start() } catch {
+                await node.shutdown()
+                throw error
+            }
+            return TestNode(node: node, directory: directory)
+        }
+
+        func stop() async {
+            await node.shutdown()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    /// Runs `body` with the nodes it starts, and stops them whatever happens.
+    final class Nodes: @unchecked Sendable {
+        private let lock = NSLock()
+        private var started: [TestNode] = []
+
+        func start(bootstrap: [Multiaddr], type: VivimNode.NodeType) async throws -> TestNode {
+            let node = try await TestNode.start(bootstrap: bootstrap, type: type)
+            lock.withLock { started.append(node) }
+            return node
+        }
+
+        func stopAll() async {
+            for node in lock.withLock({ started }) { await node.stop() }
+        }
+    }
+
+    static func withNodes(_ body: (Nodes) async throws -> Void) async throws {
+        let nodes = Nodes()
+        do { try await body(nodes) } catch {
+            await nodes.stopAll()
+            throw error
+        }
+        await nodes.stopAll()
+    }
+
+    struct Timeout: Error, CustomStringConvertible {
+        var what: String
+        var description: String { "timed out waiting for \(what)" }
+    }
+
+    /// Polls `condition` until it holds, for at most `limit`.
+    static func eventually(_ what: String, within limit: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw Timeout(what: what)
+    }
+
+    /// The first message of `stream` that `accept`s, within `limit`.
+    static func first(_ stream: AsyncStream<VivimNode.PubSubMessage>, within limit: Duration = .seconds(30), what: String,
+                      where accept: @escaping @Sendable (JSONValue) -> Bool) async throws -> (VivimNode.PubSubMessage, JSONValue) {
+        try await withThrowingTaskGroup(of: (VivimNode.PubSubMessage, JSONValue)?.self) { group in
+            group.addTask {
+                for await message in stream {
+                    if let json = try? JSONDecoder().decode(JSONValue.self, from: Data(message.data)), accept(json) { return (message, json) }
+                }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let found = try await group.next() ?? nil else { throw Timeout(what: what) }
+            return found
+        }
+    }
+
+    /// Issue 5's acceptance: a bundle published by the server reaches a recipient's node, and
+    /// the recipient is notified through PubSub; revocation withdraws it from the network.
+    static func publishedBundleReachesRecipientNode(_ kind: StoreKind) async throws {
+        try await Harness.with(kind, configure: nodeOn) { harness in
+            let network = try #require(harness.server.app.services.network)
+            let server = network.node
+            let serverAddresses = await server.listenAddresses
+            let alice = try await harness.newUser("alice"), bob = try await harness.newUser("bob"), eve = try await harness.newUser("eve")
+            try await withNodes { nodes in
+                // A storage peer (holds replicas) and Bob's own node (a CLIENT: his device holds no replicas).
+                let storage = try await nodes.start(bootstrap: serverAddresses, type: .storage)
+                let bobNode = try await nodes.start(bootstrap: serverAddresses, type: .client)
+                let topic = Topic.user(bob.did.description)
+                let notifications = try await bobNode.node.subscribe(topic: topic)
+                try await eventually("the server's node to learn Bob's subscription") {
+                    await server.pubsub.peers(subscribedTo: topic).contains(bobNode.node.peerID)
+                }
+                try await eventually("both peers connected to the server's node") {
+                    await server.connections.connectedPeers >= 2
+                }
+
+                // Alice shares a conversation with Bob and publishes it.
+                let conversationID = try await SharingAPI.importConversation(alice)
+                let intentID = try await SharingAPI.create(alice, SharingAPI.intent(conversationID, audience: SharingAPI.users(bob.did)))
+                let published = try await SharingAPI.publish(alice, intentID)
+                let contentID = try #require(published["contentId"]?.string)
+                let receiptProviders = published["distribution"]?["providers"]?.array?.compactMap(\.string) ?? []
+                #expect(receiptProviders.first == server.peerID.description)
+                #expect((published["distribution"]?["replicas"]?.number ?? 0) >= 1)
+
+                // Bob's node is notified over gossip, by the server's node (StrictSign author).
+                let (message, notice) = try await first(notifications, what: "the publication notice") {
+                    $0["contentId"]?.string == contentID && $0["type"]?.string == "content.published"
+                }
+                #expect(message.topic == topic && message.author == server.peerID)
+                #expect(notice["intentId"]?.string == intentID)
+                #expect(notice["ownerDid"]?.string == alice.did.description)
+                #expect(notice["contentType"]?.string == "CONVERSATION")
+                #expect(notice["provider"]?.string == server.peerID.description)
+                #expect(notice["discoveryMetadata"]?["audience"]?.string == "USERS")
+                #expect(notice["discoveryMetadata"]?["title"] == nil, "a private share announces no title")
+
+                // Bob fetches the bundle over the network (hash-verified) and opens it with his own key.
+                let bytes = try await bobNode.node.fetch(contentId: contentID)
+                let hash = ContentHash(of: bytes)
+                #expect(notice["bundleHash"]?.string == hash.description)
+                let bundle = try ContentBundle(jsonData: Data(bytes))
+                #expect(bundle.contentId == contentID && bundle.ownerDid == alice.did)
+                try BundleOpener.verify(bundle)
+                let opened = try SharingAPI.plaintext(BundleOpener.open(bundle, recipientDid: bob.did, keyPair: bob.keyPair))
+                #expect(SharingAPI.texts(opened).contains("Booked for Monday"))
+                #expect(throws: (any Error).self) { try BundleOpener.open(bundle, recipientDid: eve.did, keyPair: eve.keyPair) }
+                try await eventually("the storage peer to hold a replica") { await storage.node.storage.entry(hash) != nil }
+
+                // The network endpoints.
+                let status = try await harness.raw(.GET, "/api/v1/network/status")
+                #expect(status.status == 200)
+                #expect(status.json?["data"]?["status"]?.string == "healthy")
+                #expect((status.json?["data"]?["activeConnections"]?.number ?? 0) >= 1)
+                #expect(status.json?["data"]?["peerId"]?.string == server.peerID.description)
+                let providers = try await bob.client.send(.GET, "/api/v1/network/content/\(contentID)/providers")
+                let providerIDs = providers.data["providers"]?.array?.compactMap { $0["peerId"]?.string } ?? []
+                #expect(providerIDs.contains(server.peerID.description))
+                #expect(providerIDs.contains(storage.node.peerID.description))
+                #expect(providers.data["replicaCount"]?.number == Double(providerIDs.count))
+                #expect(["high", "medium", "low"].contains(providers.data["availability"]?.string ?? ""))
+                // Who holds a private bundle is as private as the bundle.
+                await expectAPIError("NOT_FOUND") { try await eve.client.send(.GET, "/api/v1/network/content/\(contentID)/providers") }
+                await expectAPIError("NOT_FOUND") { try await harness.anonymous.send(.GET, "/api/v1/network/content/\(contentID)/providers") }
+                let request = try await bob.client.send(.POST, "/api/v1/network/content/\(contentID)/request")
+                #expect(request.data["status"]?.string == "complete", "the server holds the bundle already")
+                await expectAPIError("NOT_FOUND") { try await eve.client.send(.POST, "/api/v1/network/content/\(contentID)/request") }
+
+                // Revocation withdraws the bundle from the network: the server's node and the
+                // replica holder drop it, Bob is told, and a reader that never had it cannot fetch
+                // it. (The copy Bob already fetched stays on his own device, as any download does;
+                // his node goes offline before the reader looks.)
+                try await alice.client.send(.POST, "/api/v1/sharing/intents/\(intentID)/revoke")
+                _ = try await first(notifications, what: "the revocation notice") {
+                    $0["contentId"]?.string == contentID && $0["type"]?.string == "content.revoked"
+                }
+                #expect(!harness.server.app.services.bundles.contains(contentID))
+                try await eventually("the replica to be deleted") { await storage.node.storage.entry(hash) == nil }
+                #expect(await server.storage.entry(hash) == nil)
+                await bobNode.node.shutdown()
+                let reader = try await nodes.start(bootstrap: serverAddresses, type: .client)
+                await #expect(throws: (any Error).self) { _ = try await reader.node.fetch(contentId: contentID) }
+                await expectAPIError("NOT_FOUND") { try await bob.client.send(.GET, "/api/v1/network/content/\(contentID)/providers") }
+            }
+        }
+    }
+
+    /// With no peer at all, publishing succeeds: the server's node is the one provider.
+    static func publishingWithoutPeers(_ kind: StoreKind) async throws {
+        try await Harness.with(kind, configure: nodeOn) { harness in
+            let server = try #require(harness.server.app.services.network).node
+            let alice = try await harness.newUser("alice"), bob = try await harness.newUser("bob")
+            let conversationID = try await SharingAPI.importConversation(alice)
+            let intentID = try await SharingAPI.create(alice, SharingAPI.intent(conversationID, audience: SharingAPI.users(bob.did)))
+            let published = try await SharingAPI.publish(alice, intentID)
+            let contentID = try #require(published["contentId"]?.string)
+            #expect(published["distribution"]?["providers"]?.array?.compactMap(\.string) == [server.peerID.description])
+            #expect(published["distribution"]?["replicas"]?.number == 1)
+            let (bundle, _) = try await bob.client.fetchContent(contentID)
+            #expect(try BundleOpener.open(bundle, recipientDid: bob.did, keyPair: bob.keyPair).count > 0)
+            let providers = try await bob.client.send(.GET, "/api/v1/network/content/\(contentID)/providers")
+            #expect(providers.data["providers"]?.array?.compactMap { $0["peerId"]?.string } == [server.peerID.description])
+            #expect(providers.data["availability"]?.string == "low")
+            let status = try await harness.raw(.GET, "/api/v1/network/status")
+            #expect(status.json?["data"]?["status"]?.string == "healthy" && status.json?["data"]?["activeConnections"]?.number == 0)
+        }
+    }
+}
+
+extension NetworkIntegration {
+    /// Connects to `/ws/network`, collects text messages until the server closes (at most 20 s).
+    static func webSocket(_ harness: Harness, query: String, headers: HTTPFields = [:]) async throws -> ([String], WebSocketCloseFrame?) {
+        let received = ReceivedTexts()
+        var logger = Logger(label: "vivim.test-ws")
+        logger.logLevel = .critical
+        let url = "ws://127.0.0.1:\(harness.server.port)/ws/network\(query)"
+        let log = logger
+        let close = try await withThrowingTaskGroup(of: WebSocketCloseFrame?.self) { group in
+            group.addTask {
+                try await WebSocketClient.connect(url: url, configuration: .init(additionalHeaders: headers), logger: log) { inbound, _, _ in
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        if case .text(let text) = message { await received.append(text) }
+                    }
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(20))
+                throw Timeout(what: "the server to close the WebSocket")
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+        return (await received.texts, close)
+    }
+}
+
+/// Collects the text messages a WebSocket client receives.
+actor ReceivedTexts {
+    private(set) var texts: [String] = []
+    func append(_ text: String) { texts.append(text) }
+    func contains(_ fragment: String) -> Bool { texts.contains { $0.contains(fragment) } }
+}
+
+@Suite struct NetworkIntegrationSQLiteTests {
+    @Test func publishedBundleReachesRecipientNode() async throws { try await NetworkIntegration.publishedBundleReachesRecipientNode(.sqlite) }
+    @Test func publishingWithoutPeers() async throws { try await NetworkIntegration.publishingWithoutPeers(.sqlite) }
+
+    /// `WS /ws/network`: authenticated by `?token=`, starts with the node's status, then streams
+    /// node events (here a peer joining).
+    @Test func webSocketStreamsNodeEvents() async throws {
+        try await Harness.with(.sqlite, configure: NetworkIntegration.nodeOn) { harness in
+            let server = try #require(harness.server.app.services.network).node
+            let bob = try await harness.newUser("bob")
+            let received = ReceivedTexts()
+            let url = "ws://127.0.0.1:\(harness.server.port)/ws/network?token=\(bob.token)"
+            var logger = Logger(label: "vivim.test-ws")
+            logger.logLevel = .error
+            let client = Task {
+                try await WebSocketClient.connect(url: url, logger: logger) { inbound, _, _ in
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        guard case .text(let text) = message else { continue }
+                        await received.append(text)
+                        if text.contains("\"peer.joined\"") { return }
+                    }
+                }
+            }
+            try await NetworkIntegration.withNodes { nodes in
+                try await NetworkIntegration.eventually("the status greeting") { await received.contains("\"type\":\"status\"") }
+                #expect(await received.contains(server.peerID.description))
+                let peer = try await nodes.start(bootstrap: await server.listenAddresses, type: .client)
+                try await NetworkIntegration.eventually("the peer.joined event") { await received.contains(peer.node.peerID.description) }
+                let joined = await received.texts.first { $0.contains("peer.joined") }
+                let json = try JSONDecoder().decode(JSONValue.self, from: Data((joined ?? "").utf8))
+                #expect(json["type"]?.string == "peer.joined" && json["peerId"]?.string == peer.node.peerID.description)
+            }
+            client.cancel()
+            _ = try? await client.value
+        }
+    }
+
+    /// Bad input on the network routes is a 4xx envelope; an unauthenticated WebSocket is not upgraded.
+    @Test func networkRoutesRefuseBadInput() async throws {
+        try await Harness.with(.sqlite, configure: NetworkIntegration.nodeOn) { harness in
+            let bob = try await harness.newUser("bob")
+            let unknown = String(repeating: "ab", count: 32)
+            for path in ["/api/v1/network/content/nothex/providers", "/api/v1/network/content/\(String(repeating: "A", count: 64))/providers"] {
+                Harness.expectError(try await harness.raw(.GET, path, token: bob.token), status: 400, code: "VALIDATION_ERROR")
+            }
+            Harness.expectError(try await harness.raw(.GET, "/api/v1/network/content/\(unknown)/providers", token: bob.token),
+                                status: 404, code: "NOT_FOUND")
+            Harness.expectError(try await harness.raw(.POST, "/api/v1/network/content/\(unknown)/request"), status: 401, code: "UNAUTHORIZED")
+            Harness.expectError(try await harness.raw(.POST, "/api/v1/network/content/\(unknown)/request", token: bob.token),
+                                status: 404, code: "NOT_FOUND")
+            Harness.expectError(try await harness.raw(.POST, "/api/v1/network/content/x/request", token: bob.token),
+                                status: 400, code: "VALIDATION_ERROR")
+            Harness.expectError(try await harness.raw(.GET, "/api/v1/network/requests/req_nope", token: bob.token), status: 404, code: "NOT_FOUND")
+            Harness.expectError(try await harness.raw(.GET, "/api/v1/network/requests/\(String(repeating: "x", count: 300))", token: bob.token),
+                                status: 400, code: "VALIDATION_ERROR")
+            Harness.expectError(try await harness.raw(.GET, "/api/v1/network/providers"), status: 404, code: "NOT_FOUND")
+            // A plain GET of the WebSocket route.
+            Harness.expectError(try await harness.raw(.GET, "/ws/network", token: bob.token), status: 400, code: "VALIDATION_ERROR")
+            Harness.expectError(try await harness.raw(.GET, "/ws/network"), status: 401, code: "UNAUTHORIZED")
+            // A WebSocket without a valid token gets one error message and a policy-violation close.
+            for (query, headers) in [("?token=forged", HTTPFields()), ("", HTTPFields()), ("", [.authorization: "Bearer forged"]),
+                                     ("?token=\(bob.token)", [.authorization: "Basic \(bob.token)"])] {
+                let (texts, close) = try await NetworkIntegration.webSocket(harness, query: query, headers: headers)
+                #expect(close?.closeCode == .policyViolation, "\(query) \(headers)")
+                #expect(texts.count == 1 && texts.first?.contains("\"UNAUTHORIZED\"") == true, "\(texts)")
+            }
+        }
+    }
+
+    /// Without a node the routes still answer: status says so, providers fall back to this server.
+    @Test func routesWithoutANode() async throws {
+        try await Harness.with(.sqlite) { harness in
+            #expect(harness.server.app.services.network == nil)
+            let status = try await harness.raw(.GET, "/api/v1/network/status")
+            #expect(status.status == 200 && status.json?["data"]?["enabled"] == .bool(false))
+            #expect(status.json?["data"]?["status"]?.string == "unhealthy")
+            let bob = try await harness.newUser("bob")
+            Harness.expectError(try await harness.raw(.GET, "/ws/network", token: bob.token), status: 503, code: "SERVICE_UNAVAILABLE")
+            let (texts, close) = try await NetworkIntegration.webSocket(harness, query: "?token=\(bob.token)")
+            #expect(close?.closeCode == .unknown(1013) && texts.first?.contains("SERVICE_UNAVAILABLE") == true)
+        }
+    }
+}
+
+@Suite struct NetworkIntegrationPostgreSQLTests {
+    @Test func publishedBundleReachesRecipientNode() async throws { try await NetworkIntegration.publishedBundleReachesRecipientNode(.postgresql) }
+    @Test func publishingWithoutPeers() async throws { try await NetworkIntegration.publishingWithoutPeers(.postgresql) }
+}

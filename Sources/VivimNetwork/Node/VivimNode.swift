@@ -33,6 +33,8 @@ public actor VivimNode {
         public var monitorInterval: Duration = .seconds(5)
         /// Content fetches running at once through ``fetch(contentId:)``.
         public var maxConcurrentFetches = 50
+        /// `/vivim/sync/1.0.0`: access policy, limits, anti-entropy (see VivimNode+Sync.swift).
+        public var sync = DocumentSyncService.Configuration()
         public init(contentDirectory: String) { self.contentDirectory = contentDirectory }
     }
 
@@ -121,6 +123,7 @@ public actor VivimNode {
     public nonisolated let pubsub: PubSubService
     public nonisolated let storage: StorageService
     public nonisolated let connections: ConnectionManagerService
+    public nonisolated let sync: DocumentSyncService
     /// Peer, content and alert events, for one consumer (e.g. `WS /ws/network`).
     public nonisolated let events: AsyncStream<NetworkEvent>
     private let eventSink: AsyncStream<NetworkEvent>.Continuation
@@ -153,6 +156,7 @@ public actor VivimNode {
         storage = StorageService(host: host, dht: dht, store: try ContentStore(directory: configuration.contentDirectory),
                                  configuration: storageConfig, logger: logger)
         connections = ConnectionManagerService(host: host, configuration: configuration.connections, logger: logger)
+        sync = DocumentSyncService(host: host, configuration: configuration.sync, logger: logger)
         fetchSlots = max(1, configuration.maxConcurrentFetches)
         (events, eventSink) = AsyncStream.makeStream(of: NetworkEvent.self, bufferingPolicy: .bufferingNewest(10_000))
     }
@@ -169,6 +173,7 @@ public actor VivimNode {
         await pubsub.start()
         await storage.start()
         await connections.start()
+        await sync.start()
         await connections.observe { [weak self] event in
             guard let self else { return }
             Task { await self.peerEvent(event) }
@@ -401,6 +406,7 @@ public actor VivimNode {
         stopped = true
         for t in tasks { t.cancel() }
         tasks = []
+        await sync.stop()
         await connections.stop()
         await storage.stop()
         await pubsub.stop()

@@ -170,8 +170,17 @@ public actor PublishingPipeline {
         }
     }
 
-    private func seal(_ intent: SharingIntent, job initial: PublishJob) async throws -> PublishResult {
-        var job = initial
+    /// A bundle sealed, gated and stored durably in the content store, with its record.
+    struct Sealed {
+        var bundle: ContentBundle
+        var record: ContentRecord
+        var linkKey: String?
+        var recipients: Int
+        var circles: Int
+    }
+
+    /// Input → filter → transform → encrypt → output gate → content store, for `intent` as it is now.
+    private func sealAndStore(_ intent: SharingIntent) async throws -> Sealed {
         let owner = intent.ownerDid
         let now = clock.now
 
@@ -209,6 +218,43 @@ public actor PublishingPipeline {
         }
         let bytes = try bundle.jsonData()
         try await timed(.store, bytes: bytes.count) { try self.bundles.put(bundle.contentId, bytes: bytes) }
+        let audience = intent.spec.audience.type
+        let record = ContentRecord(
+            contentId: bundle.contentId, intentID: intent.id, ownerDid: owner, contentType: intent.spec.content.type,
+            sourceIDs: intent.spec.content.ids, audienceType: audience, size: plaintext.count,
+            contentHash: bundle.metadata.contentHash, bundleSize: bytes.count, title: prepared.title, tags: intent.spec.metadata.tags,
+            publicContentKey: audience == .public ? sealed.contentKey.base64URL : nil, providers: [], replicaCount: 0, status: .active,
+            createdAt: now, updatedAt: now)
+        return Sealed(bundle: bundle, record: record, linkKey: audience == .link ? sealed.contentKey.base64URL : nil,
+                      recipients: recipients.count, circles: circles.count)
+    }
+
+    /// Seals an ACTIVE intent again after its audience changed (SPEC §5.5: new recipients get key
+    /// capsules, removed ones lose access): the new bundle's record replaces the old one, which is
+    /// withdrawn. A crash in between leaves the old record live and consistent.
+    public func reseal(_ intentID: IntentID) async throws -> PublishResult {
+        guard let intent = try await store.intent(intentID), intent.status == .active,
+              let current = try await store.contentRecord(intentID: intentID)
+        else { throw VivimError.conflict("only a published intent can be sealed again") }
+        let sealed = try await sealAndStore(intent)
+        guard try await store.replaceRecord(current.contentId, with: sealed.record) else {
+            _ = try? bundles.delete(sealed.bundle.contentId)
+            throw VivimError.conflict("the intent's content changed meanwhile; try again")
+        }
+        do {
+            try await distributor.withdraw(contentId: current.contentId)
+            try bundles.delete(current.contentId)
+        } catch {
+            logger.warning("withdrawal of the replaced bundle incomplete", metadata: ["content": "\(current.contentId)", "error": "\(error)"])
+        }
+        return try await finish(intent: intent, record: sealed.record, linkKey: sealed.linkKey, alreadyPublished: false)
+    }
+
+    private func seal(_ intent: SharingIntent, job initial: PublishJob) async throws -> PublishResult {
+        var job = initial
+        let now = clock.now
+        let sealed = try await sealAndStore(intent)
+        let bundle = sealed.bundle
         job.stage = .sealed
         job.contentId = bundle.contentId
         job.updatedAt = clock.now
@@ -216,18 +262,11 @@ public actor PublishingPipeline {
         reach(.afterSeal)
 
         // Commit: record and ACTIVE intent together.
-        let audience = intent.spec.audience.type
-        let publicKey = audience == .public ? sealed.contentKey.base64URL : nil
-        let linkKey = audience == .link ? sealed.contentKey.base64URL : nil
-        let record = ContentRecord(
-            contentId: bundle.contentId, intentID: intent.id, ownerDid: owner, contentType: intent.spec.content.type,
-            sourceIDs: intent.spec.content.ids, audienceType: audience, size: plaintext.count,
-            contentHash: bundle.metadata.contentHash, bundleSize: bytes.count, title: prepared.title, tags: intent.spec.metadata.tags,
-            publicContentKey: publicKey, providers: [], replicaCount: 0, status: .active, createdAt: now, updatedAt: now)
+        let record = sealed.record, linkKey = sealed.linkKey
         let active = try intent.moved(to: .active, at: now)
         let event = AnalyticsEvent(type: .sharePublished, actorDid: intent.actorDid, subject: intent.id.rawValue,
-                                   properties: ["contentId": bundle.contentId, "audience": audience.rawValue,
-                                                "recipients": "\(recipients.count)", "circles": "\(circles.count)"],
+                                   properties: ["contentId": bundle.contentId, "audience": record.audienceType.rawValue,
+                                                "recipients": "\(sealed.recipients)", "circles": "\(sealed.circles)"],
                                    at: now, dedupKey: "publish|\(intent.id)")
         let committed = try await timed(.commit) {
             try await self.store.commitPublish(PublishCommit(record: record, intent: active, expectedVersion: intent.version, events: [event]))

@@ -432,6 +432,20 @@ enum SharingAPI {
             await expectAPIError("VALIDATION_ERROR") { try await alice.client.send(.POST, "/api/v1/sharing/intents", body: forged) }
             await expectAPIError("VALIDATION_ERROR") { try await carol.client.createIntent(builder, signedBy: carol.identity) }
 
+            // Changing the audience of a published intent seals it again: Carol gets a capsule and
+            // opens it with her key; Bob, dropped, loses access; the old bundle is withdrawn.
+            let widened = try await alice.client.send(.PATCH, "/api/v1/sharing/intents/\(intentID)", json: .object([
+                "audience": .object(["type": .string("USERS"), "userDids": .array([.string(carol.did.description)])])]))
+            #expect(widened.data["intent"]?["audience"]?["userDids"]?.array?.count == 1)
+            let resealed = try #require(try await carol.client.send(.GET, "/api/v1/sharing/received").data.array?.first?["contentId"]?.string)
+            #expect(resealed != contentID)
+            let (carolBundle, _) = try await carol.client.fetchContent(resealed)
+            #expect(carolBundle.keyCapsules.map(\.recipientDid) == [carol.did])
+            #expect(texts(try plaintext(BundleOpener.open(carolBundle, recipientDid: carol.did, keyPair: carol.keyPair))).contains("Booked for Monday"))
+            await expectAPIError("NOT_FOUND") { try await bob.client.send(.GET, "/api/v1/content/\(resealed)") }
+            await expectAPIError("NOT_FOUND") { try await carol.client.send(.GET, "/api/v1/content/\(contentID)") }
+            #expect(!harness.server.app.services.bundles.contains(contentID))
+
             // Cancel a draft-stage intent; it cannot then be published.
             let other = try await create(alice, intent(conversationID, audience: users(carol.did)))
             #expect(try await alice.client.send(.POST, "/api/v1/sharing/intents/\(other)/cancel").data["status"]?.string == "CANCELLED")

@@ -139,6 +139,11 @@ final class SharingService: Sendable {
         guard try await master.updateIntent(updated, expectedVersion: current.version, events: []) else {
             throw VivimError.conflict("the intent changed meanwhile; read it again and retry")
         }
+        // A published intent whose audience changed is sealed again: new recipients get capsules,
+        // removed ones are not in the new bundle (they already lost access through the resolver).
+        if current.status == .active, updated.spec.audience != current.spec.audience {
+            _ = try await pipeline.reseal(id)
+        }
         return (updated, report)
     }
 

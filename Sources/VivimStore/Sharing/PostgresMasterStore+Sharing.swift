@@ -313,6 +313,32 @@ extension PostgresMasterStore {
         }
     }
 
+    public func replaceRecord(_ old: String, with record: ContentRecord) async throws -> Bool {
+        let sources = try StoreJSON.encode(record.sourceIDs)
+        let tags = try StoreJSON.encode(record.tags)
+        let providers = try StoreJSON.encode(record.providers)
+        return try await mapped {
+            try await client.withTransaction(logger: logger) { connection in
+                let rows = try await connection.query("""
+                    UPDATE content_records SET status = 'ARCHIVED', live_intent = NULL, updated_at = \(record.createdAt)
+                    WHERE content_id = \(old) AND live_intent = \(record.intentID.rawValue) RETURNING content_id
+                    """, logger: self.logger)
+                var replaced = false
+                for try await _ in rows { replaced = true }
+                guard replaced else { return false }
+                try await connection.query("""
+                    INSERT INTO content_records (content_id, intent_id, owner_did, content_type, source_ids, audience_type, size, content_hash,
+                      bundle_size, title, tags, public_content_key, providers, replica_count, status, live_intent, created_at, updated_at)
+                    VALUES (\(record.contentId), \(record.intentID.rawValue), \(record.ownerDid.description), \(record.contentType.rawValue),
+                            \(sources), \(record.audienceType.rawValue), \(record.size), \(record.contentHash), \(record.bundleSize),
+                            \(record.title), \(tags), \(record.publicContentKey), \(providers), \(record.replicaCount),
+                            \(record.status.rawValue), \(record.intentID.rawValue), \(record.createdAt), \(record.updatedAt))
+                    """, logger: self.logger)
+                return true
+            }
+        }
+    }
+
     public func contentRecord(contentId: String) async throws -> ContentRecord? {
         try await fetch("SELECT * FROM content_records WHERE content_id = \(contentId)", Self.record).first
     }

@@ -345,6 +345,28 @@ extension SQLiteMasterStore {
         }
     }
 
+    public func replaceRecord(_ old: String, with record: ContentRecord) async throws -> Bool {
+        let sources = try StoreJSON.encode(record.sourceIDs)
+        let tags = try StoreJSON.encode(record.tags)
+        let providers = try StoreJSON.encode(record.providers)
+        return try await write { db in
+            try db.execute(sql: """
+                UPDATE content_records SET status = 'ARCHIVED', live_intent = NULL, updated_at = ?
+                WHERE content_id = ? AND live_intent = ?
+                """, arguments: [record.createdAt, old, record.intentID.rawValue])
+            guard db.changesCount == 1 else { return false }
+            try db.execute(sql: """
+                INSERT INTO content_records (content_id, intent_id, owner_did, content_type, source_ids, audience_type, size, content_hash,
+                  bundle_size, title, tags, public_content_key, providers, replica_count, status, live_intent, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [record.contentId, record.intentID.rawValue, record.ownerDid.description, record.contentType.rawValue,
+                                 sources, record.audienceType.rawValue, record.size, record.contentHash, record.bundleSize, record.title,
+                                 tags, record.publicContentKey, providers, record.replicaCount, record.status.rawValue,
+                                 record.intentID.rawValue, record.createdAt, record.updatedAt])
+            return true
+        }
+    }
+
     public func contentRecord(contentId: String) async throws -> ContentRecord? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM content_records WHERE content_id = ?", arguments: [contentId]).map(Self.record)

@@ -64,6 +64,9 @@ public protocol SharingStore: Sendable {
     /// record for the same intent is a `conflict`.
     func commitPublish(_ commit: PublishCommit) async throws -> Bool
     func contentRecord(contentId: String) async throws -> ContentRecord?
+    /// Replaces the intent's live record `old` by `record` (a re-sealed bundle for a changed
+    /// audience) in one transaction: the old one becomes ARCHIVED. False if `old` is no longer live.
+    func replaceRecord(_ old: String, with record: ContentRecord) async throws -> Bool
     /// The intent's record that is not rolled back, if any.
     func contentRecord(intentID: IntentID) async throws -> ContentRecord?
     func updateContentRecord(contentId: String, status: ContentRecordStatus, providers: [String]?, replicaCount: Int?,

@@ -43,7 +43,7 @@ final class SchedulerService: Service, Sendable {
             let candidates = try await master.schedulerCandidates(now: now, limit: batch)
             let facts = try await schedulerFacts(for: candidates)
             let due = IntentScheduler.dueTransitions(in: candidates, facts: facts, now: now)
-            try await sharing.apply(due)
+            try await sharing.apply(due, intents: Dictionary(candidates.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first }))
             applied += due.count
             // Candidates that stay (condition intents not yet due) would repeat forever; stop
             // when a batch moved nothing or was not full.

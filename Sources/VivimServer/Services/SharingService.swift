@@ -276,7 +276,7 @@ final class SharingService: Sendable {
 
     /// Applies due transitions: expiries in batches (one transaction each in the store),
     /// publications one by one through the pipeline.
-    func apply(_ transitions: [ScheduledTransition]) async throws {
+    func apply(_ transitions: [ScheduledTransition], intents known: [IntentID: SharingIntent] = [:]) async throws {
         var expiries: [IntentExpiry] = []
         var repeats: [SharingIntent] = []
         let now = clock.now
@@ -285,7 +285,11 @@ final class SharingService: Sendable {
                 try await apply(transition)
                 continue
             }
-            guard let intent = try await master.intent(transition.key.intentID) else { continue }
+            // The sweep's own reading of the intent will do: the store's compare-and-set on the
+            // version refuses the move if it changed since.
+            var found = known[transition.key.intentID]
+            if found == nil { found = try await master.intent(transition.key.intentID) }
+            guard let intent = found else { continue }
             let event = AnalyticsEvent(type: .shareExpired, actorDid: nil, subject: intent.id.rawValue,
                                        properties: ["cause": transition.cause.rawValue], at: now, dedupKey: transition.key.description)
             switch IntentScheduler.apply(transition, to: intent, at: now) {

@@ -157,13 +157,27 @@ extension SQLiteMasterStore {
         return try await write { db in
             var expired: [ExpiredIntent] = []
             for (item, columns) in prepared {
-                guard try Self.updateIntent(item.intent, columns, expectedVersion: item.expectedVersion, events: item.events, db) else { continue }
+                // A status move leaves targets and recipients as they are: update the row and the
+                // share_permissions projection only (cached statements; 500 intents per transaction).
                 let id = item.intent.id.rawValue
-                try db.execute(sql: "UPDATE share_links SET is_active = 0 WHERE intent_id = ?", arguments: [id])
-                let contentId = try String.fetchOne(db, sql: "SELECT content_id FROM content_records WHERE live_intent = ?", arguments: [id])
+                try db.cachedStatement(sql: """
+                    UPDATE sharing_intents SET version = ?, status = ?, expires_at = ?, document = ?, updated_at = ?
+                    WHERE id = ? AND version = ?
+                    """).execute(arguments: [item.intent.version, item.intent.status.rawValue, columns.expiresAt, columns.document,
+                                             item.intent.updatedAt, id, item.expectedVersion])
+                guard db.changesCount == 1 else { continue }
+                try db.cachedStatement(sql: """
+                    UPDATE share_permissions SET status = CASE WHEN status = 'EXHAUSTED' THEN status
+                      WHEN max_views IS NOT NULL AND views_count >= max_views THEN 'EXHAUSTED' ELSE 'EXPIRED' END, expires_at = ?
+                    WHERE intent_id = ?
+                    """).execute(arguments: [columns.expiresAt, id])
+                try Self.insertEvents(item.events, db)
+                try db.cachedStatement(sql: "UPDATE share_links SET is_active = 0 WHERE intent_id = ? AND is_active").execute(arguments: [id])
+                let contentId = try String.fetchOne(db.cachedStatement(sql: "SELECT content_id FROM content_records WHERE live_intent = ?"),
+                                                    arguments: [id])
                 if let contentId {
-                    try db.execute(sql: "UPDATE content_records SET status = 'EXPIRED', updated_at = ? WHERE content_id = ?",
-                                   arguments: [item.intent.updatedAt, contentId])
+                    try db.cachedStatement(sql: "UPDATE content_records SET status = 'EXPIRED', updated_at = ? WHERE content_id = ?")
+                        .execute(arguments: [item.intent.updatedAt, contentId])
                 }
                 expired.append(ExpiredIntent(intentID: item.intent.id, contentId: contentId))
             }

@@ -39,7 +39,9 @@ final class ServerProcess: @unchecked Sendable {
     init(dataDirectory: String, masterDB: String? = nil, environment: [String: String] = [:], logLevel: String = "error",
          logFile: String? = nil) throws {
         process.executableURL = URL(fileURLWithPath: try Paths.vivimExecutable())
-        process.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory, "--log-level", logLevel] + (masterDB.map { ["--master-db", $0] } ?? [])
+        // The P2P node on any free port: concurrent servers must not race for the default 4001.
+        process.arguments = ["serve", "--port", "0", "--listen", "/ip4/127.0.0.1/tcp/0", "--data-dir", dataDirectory, "--log-level", logLevel]
+            + (masterDB.map { ["--master-db", $0] } ?? [])
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = output
         if let logFile {

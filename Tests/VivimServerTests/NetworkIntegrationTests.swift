@@ -178,6 +178,18 @@ enum NetworkIntegration {
                 #expect(request.data["status"]?.string == "complete", "the server holds the bundle already")
                 await expectAPIError("NOT_FOUND") { try await eve.client.send(.POST, "/api/v1/network/content/\(contentID)/request") }
 
+                // The server lost its copy (a wiped disk, another instance): a request brings it back
+                // from the network, checked against the record (content id, owner, signature chain).
+                #expect(try harness.server.app.services.bundles.delete(contentID))
+                let queued = try await bob.client.send(.POST, "/api/v1/network/content/\(contentID)/request")
+                #expect(queued.status == 202 && ["queued", "processing"].contains(queued.data["status"]?.string ?? ""))
+                let requestID = try #require(queued.data["requestId"]?.string)
+                try await eventually("the content request to complete") {
+                    try await bob.client.send(.GET, "/api/v1/network/requests/\(requestID)").data["status"]?.string == "complete"
+                }
+                #expect(harness.server.app.services.bundles.contains(contentID))
+                await expectAPIError("NOT_FOUND") { try await eve.client.send(.GET, "/api/v1/network/requests/\(requestID)") }
+
                 // Revocation withdraws the bundle from the network: the server's node and the
                 // replica holder drop it, Bob is told, and a reader that never had it cannot fetch
                 // it. (The copy Bob already fetched stays on his own device, as any download does;

@@ -93,7 +93,10 @@ public struct NetworkDistributor: Distributor {
         while true {
             let entry = await node.storage.entry(hash)
             let replicas = entry?.replicas ?? []
-            if replicas.count >= factor || (entry?.pending.isEmpty ?? true) || ContinuousClock.now >= deadline { return replicas }
+            // Settled: enough replicas, or every peer asked has answered (targets are looked up
+            // first, so an entry with nobody asked yet is still on its way).
+            let answered = entry.map { $0.pending.isEmpty && !($0.replicas.isEmpty && $0.refused.isEmpty) } ?? true
+            if replicas.count >= factor || answered || ContinuousClock.now >= deadline { return replicas }
             try? await Task.sleep(for: .milliseconds(50))
         }
     }

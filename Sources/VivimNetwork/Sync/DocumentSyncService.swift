@@ -37,8 +37,10 @@ public actor DocumentSyncService {
         public var antiEntropyInterval: Duration = .seconds(30)
         /// Bound on ``syncDocument(_:with:addrs:)`` waiting for the peer's delta.
         public var syncTimeout: Duration = .seconds(10)
-        /// Frames queued per stream beyond which new ones are dropped (anti-entropy repairs them).
+        /// Frames and bytes queued per stream beyond which new frames are dropped
+        /// (anti-entropy repairs them): a peer asking for many large deltas cannot grow memory.
         public var maxQueuedFrames = 4096
+        public var maxQueuedBytes = 32 << 20
         /// This node's replica id in every document. Default: a fresh random id
         /// per service, so a restarted node never reuses operation ids (as Yjs does).
         public var replica: ReplicaID?
@@ -92,10 +94,30 @@ public actor DocumentSyncService {
     private var started = false
     private var stopped = false
 
-    struct Session: Sendable {
+    final class Session: Sendable {
         let id: UInt64
         let stream: P2PStream
         let outbound: AsyncStream<[UInt8]>.Continuation
+        /// Bytes queued and not yet written; bounded by ``Configuration/maxQueuedBytes``.
+        let queuedBytes = Mutex(0)
+
+        init(id: UInt64, stream: P2PStream, outbound: AsyncStream<[UInt8]>.Continuation) {
+            self.id = id
+            self.stream = stream
+            self.outbound = outbound
+        }
+
+        /// Queues a frame unless the stream already has `limit` bytes waiting
+        /// (a slow or hostile peer must not grow memory; anti-entropy repairs the drop).
+        func enqueue(_ frame: [UInt8], limit: Int) {
+            let admitted = queuedBytes.withLock { queued -> Bool in
+                guard queued + frame.count <= limit || queued == 0 else { return false }
+                queued += frame.count
+                return true
+            }
+            guard admitted else { return }
+            if case .dropped = outbound.yield(frame) { queuedBytes.withLock { $0 -= frame.count } }
+        }
     }
 
     struct WaiterKey: Hashable { let document: DocumentID; let peer: PeerID }
@@ -314,23 +336,26 @@ public actor DocumentSyncService {
         let (frames, outbound) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingOldest(configuration.maxQueuedFrames))
         let session = Session(id: nextSessionID, stream: stream, outbound: outbound)
         sessions[peer, default: []].append(session)
-        // One writer per stream keeps frames in order; large frames go out in 64 KiB writes.
-        Task {
-            for await frame in frames {
-                do {
-                    var offset = 0
-                    while offset < frame.count {
-                        let end = min(frame.count, offset + 64 * 1024)
-                        try await stream.write(offset == 0 && end == frame.count ? frame : Array(frame[offset..<end]))
-                        offset = end
-                    }
-                } catch {
-                    stream.reset()
-                    return
+        Task { await Self.writeLoop(frames, session) }
+        return session
+    }
+
+    /// One writer per stream keeps frames in order; large frames go out in 64 KiB writes.
+    private static func writeLoop(_ frames: AsyncStream<[UInt8]>, _ session: Session) async {
+        for await frame in frames {
+            do {
+                var offset = 0
+                while offset < frame.count {
+                    let end = min(frame.count, offset + 64 * 1024)
+                    try await session.stream.write(offset == 0 && end == frame.count ? frame : Array(frame[offset..<end]))
+                    offset = end
                 }
+                session.queuedBytes.withLock { $0 -= frame.count }
+            } catch {
+                session.stream.reset()
+                return
             }
         }
-        return session
     }
 
     private nonisolated func readLoop(_ session: Session, peer: PeerID) async {
@@ -458,7 +483,7 @@ public actor DocumentSyncService {
     private func send(_ out: Outbox) {
         for (peer, frames) in out.frames(limits: configuration.limits) {
             guard let session = sessions[peer]?.first else { continue }  // not connected: anti-entropy catches up later
-            for frame in frames { session.outbound.yield(frame) }
+            for frame in frames { session.enqueue(frame, limit: configuration.maxQueuedBytes) }
         }
     }
 

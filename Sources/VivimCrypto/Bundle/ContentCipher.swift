@@ -34,10 +34,10 @@ public enum ContentCipher {
         let box = try AES.GCM.seal(
             plaintext, using: key.symmetricKey, nonce: nonce,
             authenticating: BundleLabels.contentAssociatedData(intentId: intentId, ownerDid: ownerDid))
-        var ciphertext = [UInt8]()
-        ciphertext.reserveCapacity(box.ciphertext.count + tagByteCount)
-        ciphertext.append(contentsOf: box.ciphertext)
-        ciphertext.append(contentsOf: box.tag)
+        // `combined` is nonce ‖ ciphertext ‖ tag in one buffer: one bulk copy, not a byte-wise
+        // append of two Data slices (which cost more than the encryption itself).
+        guard let combined = box.combined else { throw VivimError(.internalError, "AES-GCM produced no combined box") }
+        let ciphertext = combined.withUnsafeBytes { Array($0[nonceByteCount...]) }
         return SealedContent(
             nonce: Array(nonce), ciphertext: ciphertext, contentId: Hashing.sha256Hex(ciphertext))
     }

@@ -8,15 +8,7 @@ extension SQLiteMasterStore {
     public func insertIntent(_ intent: SharingIntent, recipients: [AudienceMember], events: [AnalyticsEvent]) async throws {
         let columns = try IntentColumns(intent)
         try await write { db in
-            try db.execute(sql: """
-                INSERT INTO sharing_intents (id, version, owner_did, actor_did, intent_type, content_type, audience_type, status,
-                  publish_at, expires_at, max_views, has_condition, document, created_at, updated_at, published_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [intent.id.rawValue, intent.version, intent.ownerDid.description, intent.actorDid.description,
-                                 intent.spec.intentType.rawValue, columns.contentType, columns.audienceType, intent.status.rawValue,
-                                 columns.publishAt, columns.expiresAt, columns.maxViews, columns.hasCondition, columns.document,
-                                 intent.createdAt, intent.updatedAt, intent.publishedAt])
-            try Self.writeTargets(intent, columns, viewCount: 0, db)
+            try Self.insertIntentRow(intent, columns, db)
             for member in recipients { try Self.upsertResponse(member, db) }
             try Self.insertEvents(events, db)
         }
@@ -66,6 +58,19 @@ extension SQLiteMasterStore {
         }
         try insertEvents(events, db)
         return true
+    }
+
+    /// The intent's row and its targets (recipients and events are the caller's).
+    static func insertIntentRow(_ intent: SharingIntent, _ columns: IntentColumns, _ db: GRDB.Database) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO sharing_intents (id, version, owner_did, actor_did, intent_type, content_type, audience_type, status,
+              publish_at, expires_at, max_views, has_condition, document, created_at, updated_at, published_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [intent.id.rawValue, intent.version, intent.ownerDid.description, intent.actorDid.description,
+                                     intent.spec.intentType.rawValue, columns.contentType, columns.audienceType, intent.status.rawValue,
+                                     columns.publishAt, columns.expiresAt, columns.maxViews, columns.hasCondition, columns.document,
+                                     intent.createdAt, intent.updatedAt, intent.publishedAt])
+        try writeTargets(intent, columns, viewCount: 0, db)
     }
 
     static func writeTargets(_ intent: SharingIntent, _ columns: IntentColumns, viewCount: Int, _ db: GRDB.Database) throws {
@@ -190,15 +195,7 @@ extension SQLiteMasterStore {
         let prepared = try intents.map { ($0, try IntentColumns($0)) }
         try await write { db in
             for (intent, columns) in prepared {
-                try db.execute(sql: """
-                    INSERT INTO sharing_intents (id, version, owner_did, actor_did, intent_type, content_type, audience_type, status,
-                      publish_at, expires_at, max_views, has_condition, document, created_at, updated_at, published_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [intent.id.rawValue, intent.version, intent.ownerDid.description, intent.actorDid.description,
-                                     intent.spec.intentType.rawValue, columns.contentType, columns.audienceType, intent.status.rawValue,
-                                     columns.publishAt, columns.expiresAt, columns.maxViews, columns.hasCondition, columns.document,
-                                     intent.createdAt, intent.updatedAt, intent.publishedAt])
-                try Self.writeTargets(intent, columns, viewCount: 0, db)
+                try Self.insertIntentRow(intent, columns, db)
             }
         }
     }

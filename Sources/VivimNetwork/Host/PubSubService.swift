@@ -113,11 +113,12 @@ public actor PubSubService {
     }
 
     private func enqueue(_ frame: [UInt8], to peer: PeerID) {
-        guard var w = writers[peer], w.queued.count + frame.count <= maxQueuedBytes else { return }
-        w.queued += frame
-        let start = !w.flushing
-        w.flushing = true
-        writers[peer] = w
+        guard let queued = writers[peer]?.queued.count, queued + frame.count <= maxQueuedBytes else { return }
+        // Appended in place (the dictionary's modify accessor): copying the writer out and
+        // back would copy the whole queue on every RPC, quadratic in a burst.
+        writers[peer]!.queued.append(contentsOf: frame)
+        let start = !writers[peer]!.flushing
+        writers[peer]!.flushing = true
         if start {
             // Ends by itself once the queue is empty or the writer is gone.
             Task { [weak self] in await self?.flush(peer) }

@@ -113,7 +113,7 @@ let package = Package(
             "VivimServer", "VivimClient", "VivimStore", "VivimCore", "VivimCrypto", "VivimTestSupport", "VivimNetwork",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]

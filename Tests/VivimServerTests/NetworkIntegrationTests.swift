@@ -1,7 +1,8 @@
 import Foundation
-import HTTPTypes
 import HummingbirdWSClient
 import Logging
+import NIOCore
+import NIOPosix
 import NIOHTTP1
 import Testing
 import VivimClient
@@ -232,29 +233,60 @@ enum NetworkIntegration {
 }
 
 extension NetworkIntegration {
-    /// Connects to `/ws/network`, collects text messages until the server closes (at most 20 s).
-    static func webSocket(_ harness: Harness, query: String, headers: HTTPFields = [:]) async throws -> ([String], WebSocketCloseFrame?) {
-        let received = ReceivedTexts()
-        var logger = Logger(label: "vivim.test-ws")
-        logger.logLevel = .critical
-        let url = "ws://127.0.0.1:\(harness.server.port)/ws/network\(query)"
-        let log = logger
-        let close = try await withThrowingTaskGroup(of: WebSocketCloseFrame?.self) { group in
+    /// What a refused WebSocket gets: the 101 answer, then the error text frame and the close
+    /// frame. Read from the raw socket: a client library may miss frames that arrive in the same
+    /// segment as the 101 answer, and this is about what the server sends.
+    struct Refusal {
+        var switched: Bool
+        var text: String
+        var closeCode: UInt16?
+    }
+
+    static func refusedWebSocket(_ harness: Harness, query: String, headers: [String] = []) async throws -> Refusal {
+        var request = "GET /ws/network\(query) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        for header in headers { request += header + "\r\n" }
+        request += "\r\n"
+        let port = harness.server.port, upgrade = request
+        let bytes = try await withThrowingTaskGroup(of: [UInt8].self) { group in
             group.addTask {
-                try await WebSocketClient.connect(url: url, configuration: .init(additionalHeaders: headers), logger: log) { inbound, _, _ in
-                    for try await message in inbound.messages(maxSize: 1 << 20) {
-                        if case .text(let text) = message { await received.append(text) }
+                let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+                }
+                return try await channel.executeThenClose { inbound, outbound in
+                    try await outbound.write(ByteBuffer(string: upgrade))
+                    var bytes: [UInt8] = []
+                    for try await chunk in inbound {
+                        bytes += chunk.readableBytesView
+                        if let end = headerEnd(bytes), bytes[end...].contains(0x88) { break }  // JSON text is ASCII: 0x88 starts the close frame
                     }
+                    return bytes
                 }
             }
             group.addTask {
                 try await Task.sleep(for: .seconds(20))
-                throw Timeout(what: "the server to close the WebSocket")
+                throw Timeout(what: "the refused WebSocket's close frame")
             }
             defer { group.cancelAll() }
-            return try await group.next() ?? nil
+            return try await group.next() ?? []
         }
-        return (await received.texts, close)
+        let end = headerEnd(bytes) ?? bytes.count
+        let head = String(decoding: bytes[..<end], as: UTF8.self)
+        let body = Array(bytes[end...])
+        var refusal = Refusal(switched: head.hasPrefix("HTTP/1.1 101"), text: "", closeCode: nil)
+        // Unmasked server frames with 7-bit lengths: [0x81, n, text…][0x88, n, code…].
+        if body.count >= 2, body[0] == 0x81, body.count >= 2 + Int(body[1]) {
+            refusal.text = String(decoding: body[2..<(2 + Int(body[1]))], as: UTF8.self)
+            let close = Array(body[(2 + Int(body[1]))...])
+            if close.count >= 4, close[0] == 0x88 { refusal.closeCode = UInt16(close[2]) << 8 | UInt16(close[3]) }
+        }
+        return refusal
+    }
+
+    static func headerEnd(_ bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 4 else { return nil }
+        for i in 0...(bytes.count - 4) where bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 { return i + 4 }
+        return nil
     }
 }
 
@@ -325,11 +357,11 @@ actor ReceivedTexts {
             Harness.expectError(try await harness.raw(.GET, "/ws/network", token: bob.token), status: 400, code: "VALIDATION_ERROR")
             Harness.expectError(try await harness.raw(.GET, "/ws/network"), status: 401, code: "UNAUTHORIZED")
             // A WebSocket without a valid token gets one error message and a policy-violation close.
-            for (query, headers) in [("?token=forged", HTTPFields()), ("", HTTPFields()), ("", [.authorization: "Bearer forged"]),
-                                     ("?token=\(bob.token)", [.authorization: "Basic \(bob.token)"])] {
-                let (texts, close) = try await NetworkIntegration.webSocket(harness, query: query, headers: headers)
-                #expect(close?.closeCode == .policyViolation, "\(query) \(headers)")
-                #expect(texts.count == 1 && texts.first?.contains("\"UNAUTHORIZED\"") == true, "\(texts)")
+            for (query, headers) in [("?token=forged", [String]()), ("", []), ("", ["Authorization: Bearer forged"]),
+                                     ("?token=\(bob.token)", ["Authorization: Basic \(bob.token)"])] {
+                let refusal = try await NetworkIntegration.refusedWebSocket(harness, query: query, headers: headers)
+                #expect(refusal.switched && refusal.closeCode == 1008, "\(query) \(headers)")
+                #expect(refusal.text.contains("\"UNAUTHORIZED\""), "\(refusal.text)")
             }
         }
     }
@@ -343,8 +375,8 @@ actor ReceivedTexts {
             #expect(status.json?["data"]?["status"]?.string == "unhealthy")
             let bob = try await harness.newUser("bob")
             Harness.expectError(try await harness.raw(.GET, "/ws/network", token: bob.token), status: 503, code: "SERVICE_UNAVAILABLE")
-            let (texts, close) = try await NetworkIntegration.webSocket(harness, query: "?token=\(bob.token)")
-            #expect(close?.closeCode == .unknown(1013) && texts.first?.contains("SERVICE_UNAVAILABLE") == true)
+            let refusal = try await NetworkIntegration.refusedWebSocket(harness, query: "?token=\(bob.token)")
+            #expect(refusal.closeCode == 1013 && refusal.text.contains("SERVICE_UNAVAILABLE"))
         }
     }
 }

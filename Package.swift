@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "VivimAnalytics", dependencies: ["VivimCore"]),
         // Hummingbird application.
         .target(name: "VivimServer", dependencies: [
-            "VivimCore", "VivimCrypto", "VivimStore", "VivimPipeline", "VivimNetwork", "VivimAnalytics",
+            "VivimCore", "VivimCrypto", "VivimCRDT", "VivimStore", "VivimPipeline", "VivimNetwork", "VivimAnalytics",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Logging", package: "swift-log"),
@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(name: "VivimPipelineTests", dependencies: ["VivimPipeline", "VivimCore"], exclude: ["Fixtures"]),
         .testTarget(name: "VivimNetworkTests", dependencies: ["VivimNetwork", "VivimCore"], exclude: ["interop"]),
         .testTarget(name: "VivimServerTests", dependencies: [
-            "VivimServer", "VivimClient", "VivimStore", "VivimCore", "VivimCrypto", "VivimTestSupport", "VivimNetwork",
+            "VivimServer", "VivimClient", "VivimStore", "VivimCore", "VivimCrypto", "VivimTestSupport", "VivimNetwork", "VivimCRDT",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             .product(name: "NIOPosix", package: "swift-nio"),

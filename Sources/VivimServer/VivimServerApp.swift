@@ -145,7 +145,7 @@ public struct VivimServerApp: Sendable {
         circleEvents.attach(keys: circleKeys, scheduler: scheduler)
         let limits = RateLimitService(limits: configuration.rateLimits, clock: clock)
         let content = ContentService(master: master, userDatabases: userDatabases, bundles: bundles, distributor: distributor, audit: audit,
-                                     clock: clock, scheduler: scheduler, logger: logger)
+                                     clock: clock, scheduler: scheduler, network: network, logger: logger)
         let links = LinkService(master: master, sharing: sharing, content: content, limits: limits, audit: audit, clock: clock,
                                 hasher: PasswordHasher(log2N: configuration.passwordHashCost, blockSize: 8, parallelism: 1))
         let services = ServerServices(master: master, userDatabases: userDatabases, clock: clock, tokens: tokens, auth: auth,

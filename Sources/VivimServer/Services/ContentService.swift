@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import VivimCRDT
 import VivimCore
 import VivimCrypto
 import VivimPipeline
@@ -21,6 +22,9 @@ struct ContentAccessView: Encodable {
         var status: String
         var publishedAt: Date
         var expiresAt: Date?
+        /// Views counted by every node serving this content, merged through the `views:<contentId>`
+        /// CRDT document (SPEC §9; present when this server runs a node).
+        var networkViews: UInt64?
     }
     var content: ContentBundle
     var metadata: Metadata
@@ -52,10 +56,12 @@ final class ContentService: Sendable {
     let audit: AuditTrail
     let clock: any WallClock
     let scheduler: SchedulerService
+    let network: ServerNetwork?
     let logger: Logger
 
     init(master: any MasterStore, userDatabases: UserDatabaseManager, bundles: BundleStore, distributor: any Distributor,
-         audit: AuditTrail, clock: any WallClock, scheduler: SchedulerService, logger: Logger) {
+         audit: AuditTrail, clock: any WallClock, scheduler: SchedulerService, network: ServerNetwork?, logger: Logger) {
+        self.network = network
         self.master = master
         self.userDatabases = userDatabases
         self.bundles = bundles
@@ -100,6 +106,7 @@ final class ContentService: Sendable {
             }
             await countView(record, viewer: caller)
         }
+        let networkViews = await networkViewCount(record, counting: !isOwner)
         var stored = try bundles.get(contentId)
         if stored == nil { stored = try await distributor.fetch(contentId: contentId) }
         guard let bytes = stored else {
@@ -117,7 +124,8 @@ final class ContentService: Sendable {
             metadata: .init(contentId: record.contentId, intentId: record.intentID.rawValue, ownerDid: record.ownerDid.description,
                             contentType: record.contentType.rawValue, audience: record.audienceType.rawValue, title: record.title,
                             tags: record.tags, size: record.size, providers: record.providers, replicaCount: record.replicaCount,
-                            status: record.status.rawValue, publishedAt: intent.publishedAt ?? record.createdAt, expiresAt: intent.effectiveExpiry),
+                            status: record.status.rawValue, publishedAt: intent.publishedAt ?? record.createdAt, expiresAt: intent.effectiveExpiry,
+                            networkViews: networkViews),
             permissions: permissions, contentKey: record.publicContentKey, zeroKnowledge: record.audienceType == .link)
     }
 
@@ -130,6 +138,23 @@ final class ContentService: Sendable {
             try await database.recordView(contentIDs: record.sourceIDs.map(\.rawValue), viewer: pseudonym, at: clock.now)
         } catch {
             logger.warning("view count not recorded", metadata: ["content": "\(record.contentId)", "error": "\(error)"])
+        }
+    }
+
+    /// Counts the view in the content's `views:<contentId>` G-Counter on this server's node and
+    /// answers the total merged from every node that served it (SPEC §8.4 product use).
+    private func networkViewCount(_ record: ContentRecord, counting: Bool) async -> UInt64? {
+        guard let node = network?.node else { return nil }
+        do {
+            let document = try await node.openDocument(.views(record.contentId))
+            if counting {
+                let peer = node.peerID.description
+                try await document.change(ViewCounter.self) { $0.recordViews(1, servedBy: peer) }
+            }
+            return try await document.read(ViewCounter.self).total
+        } catch {
+            logger.warning("network view count not recorded", metadata: ["content": "\(record.contentId)", "error": "\(error)"])
+            return nil
         }
     }
 

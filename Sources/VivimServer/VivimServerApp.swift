@@ -159,7 +159,7 @@ public struct VivimServerApp: Sendable {
     public func buildRouter() -> (Router<VivimRequestContext>, [RouteDescriptor]) {
         let router = Router(context: VivimRequestContext.self)
         router.add(middleware: EnvelopeMiddleware(metrics: services.metrics, logger: logger))
-        let routes = RouteBuilder(router: router, auth: services.auth, limits: services.limits)
+        let routes = RouteBuilder(router: router, auth: services.auth, limits: services.limits, audit: services.audit)
         addSystemRoutes(routes)
         addAuthRoutes(routes)
         addUserRoutes(routes)

@@ -468,6 +468,9 @@ enum SharingAPI {
                                              headers: [("Content-Type", "application/json")], token: carol.token)
             }
             Harness.expectError(last, status: 429, code: "RATE_LIMITED")
+            let refusals = try await harness.server.app.services.master.auditEntries(after: 0, limit: 10_000)
+                .filter { $0.event.type == .rateLimitExceeded && $0.event.actorDid == carol.did.description }
+            #expect(!refusals.isEmpty && refusals.allSatisfy { $0.event.details["action"] == "CREATE_INTENT" && !$0.event.success })
         }
     }
 

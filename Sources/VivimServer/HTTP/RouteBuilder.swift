@@ -20,12 +20,14 @@ final class RouteBuilder {
     let router: Router<VivimRequestContext>
     let auth: AuthService
     let limits: RateLimitService
+    let audit: AuditTrail
     private(set) var descriptors: [RouteDescriptor] = []
 
-    init(router: Router<VivimRequestContext>, auth: AuthService, limits: RateLimitService) {
+    init(router: Router<VivimRequestContext>, auth: AuthService, limits: RateLimitService, audit: AuditTrail) {
         self.router = router
         self.auth = auth
         self.limits = limits
+        self.audit = audit
     }
 
     /// Access for routes that serve both visitors and signed-in users (public content): a
@@ -43,7 +45,7 @@ final class RouteBuilder {
             .map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
             .joined(separator: "/")
         descriptors.append(RouteDescriptor(method: method.rawValue, path: openAPIPath, requiresAuth: access == .authenticated))
-        let auth = self.auth, limits = self.limits
+        let auth = self.auth, limits = self.limits, audit = self.audit
         router.on(RouterPath(path), method: method) { request, context in
             var context = context
             switch access {
@@ -58,7 +60,15 @@ final class RouteBuilder {
             var subjects: [RateLimitSubject] = []
             if let caller = context.caller { subjects.append(.did(caller.did)) }
             subjects.append(.client(context.clientAddress ?? "unknown"))
-            let decision = try await limits.require(rateLimit, subjects: subjects)
+            let decision: RateLimitDecision
+            do {
+                decision = try await limits.require(rateLimit, subjects: subjects)
+            } catch let refusal as RateLimitExceeded {
+                // SPEC §10.1: rate-limit refusals are audited.
+                await audit.record(.rateLimitExceeded, actor: context.caller?.did, subject: openAPIPath, success: false,
+                                   details: ["action": refusal.action.rawValue], client: context.clientAddress)
+                throw refusal
+            }
             var response = try await handler(request, context)
             for header in decision.headers { response.headers[HTTPField.Name(header.name)!] = header.value }
             return response

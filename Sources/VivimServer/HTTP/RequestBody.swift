@@ -6,18 +6,18 @@ extension Request {
     /// Reads at most `limit` bytes of JSON body and decodes it; refuses an oversized or
     /// malformed body with a 4xx domain error, whatever the input.
     func decodeJSON<T: Decodable>(as type: T.Type, limit: Int) async throws -> T {
+        let buffer = try await collectBody(limit: limit)
+        guard buffer.readableBytes > 0 else { throw VivimError.validation("request body is required") }
+        return try decodeBody(T.self, from: Data(buffer: buffer))
+    }
+
+    /// The body, at most `limit` bytes; larger is PAYLOAD_TOO_LARGE.
+    func collectBody(limit: Int) async throws -> ByteBuffer {
         var body = self
-        let buffer: ByteBuffer
         do {
-            buffer = try await body.body.collect(upTo: limit)
+            return try await body.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
             throw VivimError(.payloadTooLarge, "request body is larger than \(limit) bytes")
-        }
-        guard buffer.readableBytes > 0 else { throw VivimError.validation("request body is required") }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
-        } catch let error as DecodingError {
-            throw ErrorResponder.decodingError(error)
         }
     }
 }
@@ -53,3 +53,12 @@ struct PageRequestParameters {
 
 import NIOCore
 import NIOFoundationCompat
+
+/// Decodes JSON, turning decoding failures into VALIDATION_ERROR with the field path.
+func decodeBody<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+    do {
+        return try JSONDecoder().decode(T.self, from: data)
+    } catch let error as DecodingError {
+        throw ErrorResponder.decodingError(error)
+    }
+}

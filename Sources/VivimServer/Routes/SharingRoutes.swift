@@ -60,33 +60,18 @@ extension Request {
         return try T(parsing: text, field: name)
     }
 
-    /// Reads the body once; an empty body is `{}`.
+    /// Reads the body once; an empty body is `empty`.
     func decodeOptionalJSON<T: Decodable>(as type: T.Type, limit: Int, empty: T) async throws -> T {
-        var body = self
-        let buffer: ByteBuffer
-        do {
-            buffer = try await body.body.collect(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            throw VivimError(.payloadTooLarge, "request body is larger than \(limit) bytes")
-        }
+        let buffer = try await collectBody(limit: limit)
         guard buffer.readableBytes > 0 else { return empty }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
-        } catch let error as DecodingError {
-            throw ErrorResponder.decodingError(error)
-        }
+        return try decodeBody(T.self, from: Data(buffer: buffer))
     }
 
     /// The JSON body as bytes, for decoding into two shapes.
     func jsonBytes(limit: Int) async throws -> Data {
-        var body = self
-        do {
-            let buffer = try await body.body.collect(upTo: limit)
-            guard buffer.readableBytes > 0 else { throw VivimError.validation("request body is required") }
-            return Data(buffer: buffer)
-        } catch is NIOTooManyBytesError {
-            throw VivimError(.payloadTooLarge, "request body is larger than \(limit) bytes")
-        }
+        let buffer = try await collectBody(limit: limit)
+        guard buffer.readableBytes > 0 else { throw VivimError.validation("request body is required") }
+        return Data(buffer: buffer)
     }
 
     /// The server's public base URL: the configured one, else this request's Host (validated).
@@ -95,14 +80,6 @@ extension Request {
         let host = head.authority ?? "127.0.0.1"
         let safe = host.utf8.count <= 255 && host.utf8.allSatisfy { $0.isASCIIAlphanumeric || $0 == 0x2e || $0 == 0x2d || $0 == 0x3a || $0 == 0x5b || $0 == 0x5d }
         return "http://" + (safe ? host : "127.0.0.1")
-    }
-}
-
-func decodeJSON<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-    do {
-        return try JSONDecoder().decode(T.self, from: data)
-    } catch let error as DecodingError {
-        throw ErrorResponder.decodingError(error)
     }
 }
 
@@ -116,8 +93,8 @@ extension VivimServerApp {
         routes.add(.post, "/api/v1/sharing/intents", rateLimit: .createIntent) { request, context in
             let caller = try context.requireCaller()
             let bytes = try await request.jsonBytes(limit: limit)
-            let draft = try decodeJSON(SharingIntentDraft.self, from: bytes)
-            let envelope = try decodeJSON(IntentSignatureEnvelope.self, from: bytes)
+            let draft = try decodeBody(SharingIntentDraft.self, from: bytes)
+            let envelope = try decodeBody(IntentSignatureEnvelope.self, from: bytes)
             let (intent, report) = try await sharing.create(draft, signature: envelope, caller: caller.did, client: context.clientAddress)
             return try context.respond(CreateIntentResponse(intent: intent, validation: report), status: .created)
         }

@@ -31,6 +31,49 @@ import Testing
         #expect(keyed.verifiedAuthor() == nil)
     }
 
+    @Test func forwardsADecodedMessageAsReceivedUntilAFieldChanges() throws {
+        let author = PeerKeyPair()
+        let m = try PubSubRPC.Message.signed(by: author, data: [1, 2], seqno: 3, topic: "t")
+        // Received bytes with an unknown field (99) are kept as they are for forwarding.
+        var w = ProtobufWriter()
+        w.writeBytes(field: 1, m.from)
+        w.writeBytes(field: 2, m.data)
+        w.writeBytes(field: 3, m.seqno)
+        w.writeString(field: 4, m.topic)
+        w.writeBytes(field: 5, m.signature!)
+        w.writeVarint(field: 99, 1)
+        var rpc = ProtobufWriter()
+        rpc.writeBytes(field: 2, w.bytes)
+        var decoded = try PubSubRPC(decoding: rpc.bytes).messages[0]
+        #expect(decoded == m)
+        #expect(decoded.encoded == w.bytes)
+        #expect(decoded.verifiedAuthor() == author.peerID)
+        // A changed field is encoded from the fields (never the stale bytes), and no longer verifies.
+        decoded.data.append(9)
+        #expect(decoded.encoded == PubSubRPC.Message(from: m.from, data: [1, 2, 9], seqno: m.seqno, topic: "t", signature: m.signature).encoded)
+        #expect(try PubSubRPC(decoding: PubSubRPC(messages: [decoded]).encoded).messages[0].data == [1, 2, 9])
+        #expect(decoded.verifiedAuthor() == nil)
+    }
+
+    @Test func verifiedMessagesRemembersOnlyGenuineContent() async throws {
+        let author = PeerKeyPair()
+        let m = try PubSubRPC.Message.signed(by: author, data: [1], seqno: 1, topic: "t")
+        var forged = m
+        forged.data = [2]  // same id and signature, other content
+        let verified = VerifiedMessages()
+        await verified.verify([m, forged])
+        #expect(verified.author(of: m) == author.peerID)
+        #expect(verified.author(of: forged) == nil)
+        #expect(verified.outcome(of: forged) == .invalid)
+        #expect(verified.validate(forged) == nil)
+        // A copy never checked (another seqno) is verified on the spot, not taken on trust.
+        var unchecked = forged
+        unchecked.seqno = [0, 0, 0, 0, 0, 0, 0, 9]
+        #expect(verified.outcome(of: unchecked) == nil)
+        #expect(verified.validate(unchecked) == nil)
+        #expect(verified.validate(m) == author.peerID)
+    }
+
     @Test func rejectsMessagesWithSeveralTopics() {
         var m = ProtobufWriter()
         m.writeString(field: 4, "a")

@@ -41,7 +41,7 @@ public actor PubSubService {
         let verified = self.verified
         self.router = GossipsubRouter(identity: host.identity, configuration: configuration,
                                       initialSeqno: UInt64.random(in: 1..<(1 << 62)),
-                                      validator: { verified.author(of: $0) ?? $0.verifiedAuthor() })
+                                      validator: { verified.validate($0) })
         (messages, deliveries) = AsyncStream.makeStream(of: Delivery.self, bufferingPolicy: .bufferingNewest(10_000))
         self.logger = logger
     }
@@ -159,20 +159,33 @@ public actor PubSubService {
         dropWriter(peer)
     }
 
+    /// RPCs of one peer whose signatures may be checked at once, ahead of the router.
+    static let verificationWindow = 4
+
     /// Reads one peer's RPCs until the stream closes. Decoding and Ed25519 verification
-    /// (the expensive part, ~50 µs a message) run here, in the peer's own task and in
-    /// parallel across peers, not on the actor; the router then finds each message
-    /// already verified (duplicates are verified once, by content).
+    /// (the expensive part, ~50–90 µs a message) run off the actor: each RPC is verified
+    /// in its own task, up to ``verificationWindow`` RPCs ahead of the one the router is
+    /// handling, so verification uses every core and overlaps routing; each task hands
+    /// its RPC to the actor only after its predecessor did, so RPCs keep their order.
+    /// The router then finds each message already verified (duplicates are verified
+    /// once, by content).
     private nonisolated func readLoop(_ stream: P2PStream) async throws {
         let peer = stream.connection.remotePeer
         await connectIfNeeded(stream.connection)
         var reader = StreamReader(stream)
+        var inFlight: [Task<Void, Never>] = []
         for _ in 0..<Int.max {
-            guard let frame = try await reader.readFrame(maxLength: PubSubRPC.maxLength) else { return }
+            guard let frame = try await reader.readFrame(maxLength: PubSubRPC.maxLength) else { break }
             let rpc = try PubSubRPC(decoding: frame)
-            await verified.verify(rpc.messages)
-            await received(rpc, from: peer)
+            let previous = inFlight.last, verified = self.verified
+            inFlight.append(Task { [weak self] in
+                await verified.verify(rpc.messages)
+                await previous?.value
+                await self?.received(rpc, from: peer)
+            })
+            if inFlight.count > Self.verificationWindow { await inFlight.removeFirst().value }
         }
+        await inFlight.last?.value
     }
 
     private func connectIfNeeded(_ connection: P2PConnection) async {
@@ -185,44 +198,65 @@ public actor PubSubService {
 }
 
 /// Messages whose StrictSign signature was checked, keyed by their full content (so a
-/// forged copy with a known id is never taken for the genuine one). Only successes are
-/// kept; two generations of at most `capacity` entries bound the memory.
+/// forged copy with a known id is never taken for the genuine one), with the outcome:
+/// a failed check is remembered too, so an invalid message is not verified again on
+/// the actor. Two generations of at most `capacity` entries bound the memory.
 final class VerifiedMessages: Sendable {
+    /// The author of a message whose signature verified, or `.invalid`.
+    enum Outcome: Equatable, Sendable {
+        case valid(PeerID)
+        case invalid
+    }
     private struct Key: Hashable, Sendable {
         let message: PubSubRPC.Message
+        /// The signature's bytes in one call (an array's own hash mixes byte by byte);
+        /// equality still compares the whole message.
         func hash(into hasher: inout Hasher) {
-            hasher.combine(message.from)
-            hasher.combine(message.seqno)
-            hasher.combine(message.signature)
+            message.signature?.withUnsafeBytes { hasher.combine(bytes: $0) }
+            message.seqno.withUnsafeBytes { hasher.combine(bytes: $0) }
         }
     }
     private struct Generations: Sendable {
-        var current: [Key: PeerID] = [:]
-        var previous: [Key: PeerID] = [:]
+        var current: [Key: Outcome] = [:]
+        var previous: [Key: Outcome] = [:]
     }
     private let state = Mutex(Generations())
     private let capacity: Int
 
     init(capacity: Int = 1 << 15) { self.capacity = capacity }
 
-    func author(of message: PubSubRPC.Message) -> PeerID? {
+    /// The remembered outcome of checking exactly this message, if it was checked.
+    func outcome(of message: PubSubRPC.Message) -> Outcome? {
         let key = Key(message: message)
         return state.withLock { $0.current[key] ?? $0.previous[key] }
     }
 
-    private func insert(_ message: PubSubRPC.Message, _ author: PeerID) {
+    func author(of message: PubSubRPC.Message) -> PeerID? {
+        if case .valid(let author) = outcome(of: message) { author } else { nil }
+    }
+
+    /// The router's validator: the remembered outcome, or a StrictSign check now.
+    func validate(_ message: PubSubRPC.Message) -> PeerID? {
+        switch outcome(of: message) {
+        case .valid(let author): author
+        case .invalid: nil
+        case nil: message.verifiedAuthor()
+        }
+    }
+
+    private func insert(_ message: PubSubRPC.Message, _ outcome: Outcome) {
         state.withLock { s in
             if s.current.count >= capacity {
                 s.previous = s.current
                 s.current = [:]
             }
-            s.current[Key(message: message)] = author
+            s.current[Key(message: message)] = outcome
         }
     }
 
-    /// Verifies the messages not verified before; large batches are split across tasks.
+    /// Verifies the messages not checked before; large batches are split across tasks.
     func verify(_ messages: [PubSubRPC.Message]) async {
-        let todo = messages.filter { author(of: $0) == nil }
+        let todo = messages.filter { outcome(of: $0) == nil }
         guard !todo.isEmpty else { return }
         let parts = todo.count >= 32 ? 2 : 1
         let size = (todo.count + parts - 1) / parts
@@ -230,7 +264,7 @@ final class VerifiedMessages: Sendable {
             for start in stride(from: 0, to: todo.count, by: size) {
                 let slice = todo[start..<min(start + size, todo.count)]
                 group.addTask {
-                    for m in slice { if let a = m.verifiedAuthor() { self.insert(m, a) } }
+                    for m in slice { self.insert(m, m.verifiedAuthor().map(Outcome.valid) ?? .invalid) }
                 }
             }
         }

@@ -141,10 +141,10 @@ public struct SecureConnection: Sendable {
             events.append(.ready)
             if !step.remainder.isEmpty { try feedYamux(step.remainder, &events) }
 
-        case .established(_, var transport):
+        case .established(let session, var transport):
+            phase = .failed  // the transport's input buffer stays uniquely referenced (no copy on append)
             let plaintext: [UInt8]
             do { plaintext = try transport.decrypt(bytes) } catch { throw .noise(error) }
-            guard case .established(let session, _) = phase else { return }
             phase = .established(session, transport)
             try feedYamux(plaintext, &events)
 

@@ -102,24 +102,24 @@ public struct GossipsubRouter: Sendable {
 
     // MARK: outbox (one RPC per peer per call)
 
+    /// Edits the peer's pending RPC in place (the dictionary's modify accessor): copying it out
+    /// and back would copy its message list on every append, quadratic in a batch.
     private mutating func queue(_ peer: PeerID, _ edit: (inout PubSubRPC) -> Void) {
-        var rpc = outbox[peer] ?? PubSubRPC()
-        edit(&rpc)
-        outbox[peer] = rpc
+        edit(&outbox[peer, default: PubSubRPC()])
     }
 
     private mutating func control(_ peer: PeerID, _ edit: (inout PubSubRPC.Control) -> Void) {
         queue(peer) { rpc in
-            var c = rpc.control ?? PubSubRPC.Control()
-            edit(&c)
-            rpc.control = c
+            if rpc.control == nil { rpc.control = PubSubRPC.Control() }
+            edit(&rpc.control!)
         }
     }
 
     private mutating func flush(_ actions: [Action] = []) -> [Action] {
         var out = actions
-        for peer in outbox.keys.sorted() where !(outbox[peer]!.isEmpty) { out.append(.send(to: peer, outbox[peer]!)) }
+        let pending = outbox
         outbox = [:]
+        for peer in pending.keys.sorted() where !(pending[peer]!.isEmpty) { out.append(.send(to: peer, pending[peer]!)) }
         return out
     }
 

@@ -14,12 +14,20 @@ public struct PubSubRPC: Equatable, Sendable {
 
     /// A published message. With StrictSign, `from`, `seqno` and `signature` are required.
     public struct Message: Equatable, Sendable {
-        public var from: [UInt8]
-        public var data: [UInt8]
-        public var seqno: [UInt8]
-        public var topic: String
-        public var signature: [UInt8]?
-        public var key: [UInt8]?
+        public var from: [UInt8] { didSet { wire = nil } }
+        public var data: [UInt8] { didSet { wire = nil } }
+        public var seqno: [UInt8] { didSet { wire = nil } }
+        public var topic: String { didSet { wire = nil } }
+        public var signature: [UInt8]? { didSet { wire = nil } }
+        public var key: [UInt8]? { didSet { wire = nil } }
+        /// The protobuf encoding as received or as signed, so a message forwarded to several
+        /// peers is encoded once (not part of equality; any field change clears it).
+        private var wire: [UInt8]?
+
+        public static func == (a: Message, b: Message) -> Bool {
+            a.from == b.from && a.seqno == b.seqno && a.signature == b.signature && a.topic == b.topic
+                && a.data == b.data && a.key == b.key
+        }
 
         public init(from: [UInt8], data: [UInt8], seqno: [UInt8], topic: String, signature: [UInt8]? = nil, key: [UInt8]? = nil) {
             self.from = from
@@ -36,21 +44,35 @@ public struct PubSubRPC: Equatable, Sendable {
         /// Fields 1–4 in field order: the bytes that are signed (after the prefix).
         var unsignedEncoding: [UInt8] {
             var w = ProtobufWriter()
+            writeUnsigned(to: &w)
+            return w.bytes
+        }
+
+        private func writeUnsigned(to w: inout ProtobufWriter) {
             w.writeBytes(field: 1, from)
             w.writeBytes(field: 2, data)
             w.writeBytes(field: 3, seqno)
             w.writeString(field: 4, topic)
+        }
+
+        /// `signaturePrefix ‖ unsignedEncoding`, built in one buffer.
+        var signedBytes: [UInt8] {
+            var w = ProtobufWriter(prefix: Self.signaturePrefix, capacity: Self.signaturePrefix.count + from.count + data.count + seqno.count + topic.utf8.count + 16)
+            writeUnsigned(to: &w)
             return w.bytes
         }
 
         var encoded: [UInt8] {
-            var bytes = unsignedEncoding
+            if let wire { return wire }
             var w = ProtobufWriter()
+            writeUnsigned(to: &w)
             if let signature { w.writeBytes(field: 5, signature) }
             if let key { w.writeBytes(field: 6, key) }
-            bytes += w.bytes
-            return bytes
+            return w.bytes
         }
+
+        /// Keeps `bytes` as the message's encoding (it was decoded from exactly these bytes).
+        fileprivate mutating func keepWire(_ bytes: [UInt8]) { wire = bytes }
 
         public static let signaturePrefix = Array("libp2p-pubsub:".utf8)
 
@@ -60,7 +82,8 @@ public struct PubSubRPC: Equatable, Sendable {
             seq.appendUInt32BE(UInt32(seqno >> 32))
             seq.appendUInt32BE(UInt32(seqno & 0xFFFF_FFFF))
             var m = Message(from: identity.peerID.bytes, data: data, seqno: seq, topic: topic)
-            m.signature = try identity.sign(signaturePrefix + m.unsignedEncoding)
+            m.signature = try identity.sign(m.signedBytes)
+            m.wire = m.encoded
             return m
         }
 
@@ -76,7 +99,7 @@ public struct PubSubRPC: Equatable, Sendable {
                 guard let k = author.inlinePublicKey else { return nil }
                 publicKey = k
             }
-            return publicKey.verify(signature: signature, for: Self.signaturePrefix + unsignedEncoding) ? author : nil
+            return publicKey.verify(signature: signature, for: signedBytes) ? author : nil
         }
     }
 
@@ -194,6 +217,7 @@ public struct PubSubRPC: Equatable, Sendable {
             default: continue
             }
         }
+        m.keepWire(bytes)
         return m
     }
 

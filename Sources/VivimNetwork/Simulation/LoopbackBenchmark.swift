@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Real-socket figures for `vivim bench p2p` (issue 5 "Benchmarks"): hosts on
 /// 127.0.0.1 speaking the full stack (TCP, multistream, Noise, yamux).
 extension NetworkBenchmark {
@@ -117,9 +125,24 @@ extension NetworkBenchmark {
 /// second per node). One node under test, subscribed to the topic, is fed a stream
 /// of pre-signed messages from `authors` keys by a raw source peer, and forwards
 /// them to `sinks` mesh peers that only drain their streams. The figure is the rate
-/// at which the node receives, de-duplicates, verifies, delivers and forwards —
-/// its own work, not that of 50 nodes sharing two cores.
+/// at which the node receives, de-duplicates, verifies (every message, StrictSign,
+/// once), delivers to its subscriber (counted at the subscriber) and forwards —
+/// its own work, not that of 50 nodes sharing two cores. The source, sinks and node
+/// share one process, so a second figure gives the process CPU time per message
+/// (all of them together, over the measured interval): less noisy than the rate on
+/// a machine whose cores are shared.
 extension NetworkBenchmark {
+    /// User + system CPU time of this process, in seconds.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        #if canImport(Glibc)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        #endif
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
     public static func pubsubThroughput(messages: Int = 20_000, authors: Int = 16, sinks: Int = 6, batch: Int = 64) async throws -> [Figure] {
         let topic = "bench"
         let node = P2PHost(identity: PeerKeyPair())
@@ -181,11 +204,13 @@ extension NetworkBenchmark {
             return got
         }
         let start = ContinuousClock.now
+        let cpuStart = processCPUSeconds()
         for f in frames { try await sourceStream.write(f) }
         let timeout = Task { try? await Task.sleep(for: .seconds(60)); counter.cancel() }
         let delivered = await counter.value  // a cancelled iteration ends with what arrived
         timeout.cancel()
         let elapsed = ContinuousClock.now - start
+        let cpu = processCPUSeconds() - cpuStart
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         sourceStream.close()
         await pubsub.stop()
@@ -197,6 +222,9 @@ extension NetworkBenchmark {
             Figure(name: "pubsub node throughput (receive, verify, deliver, forward to \(sinks)), \(messages) msgs from \(authors) authors",
                    value: Double(delivered) / seconds, unit: "msg/s"),
             Figure(name: "pubsub node throughput delivered", value: Double(delivered) / Double(messages) * 100, unit: "%"),
+            Figure(name: "pubsub node throughput CPU per message (node + source + \(sinks) sinks, one process)",
+                   value: cpu / Double(max(delivered, 1)) * 1e6, unit: "µs"),
+            Figure(name: "pubsub node throughput cores busy (process CPU / wall time)", value: cpu / seconds, unit: "cores"),
         ]
     }
 }

@@ -15,6 +15,12 @@ public struct ProtobufWriter: Sendable {
 
     public init() {}
 
+    /// A writer whose output starts with `prefix` and has room for `capacity` bytes.
+    public init(prefix: [UInt8], capacity: Int) {
+        bytes.reserveCapacity(max(capacity, prefix.count))
+        bytes.append(contentsOf: prefix)
+    }
+
     private mutating func tag(_ field: UInt64, _ type: ProtobufWireType) {
         UVarint.encode(field << 3 | UInt64(type.rawValue), into: &bytes)
     }
@@ -39,7 +45,12 @@ public struct ProtobufWriter: Sendable {
     }
 
     public mutating func writeString(field: UInt64, _ value: String) {
-        writeBytes(field: field, Array(value.utf8))
+        var value = value
+        value.withUTF8 { utf8 in
+            tag(field, .lengthDelimited)
+            UVarint.encode(UInt64(utf8.count), into: &bytes)
+            bytes.append(contentsOf: utf8)
+        }
     }
 }
 

@@ -14,13 +14,21 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
     ],
     targets: [
-        // Symlink to ../Sources/VivimNetwork, so the fuzzed code is the shipped code.
+        // Symlinks to ../Sources/<module>, so the fuzzed code is the shipped code.
+        .target(name: "VivimCore", exclude: ["README.md"]),
+        .target(name: "VivimCRDT", exclude: ["README.md"]),
+        .target(name: "VivimCrypto", dependencies: [
+            "VivimCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ], exclude: ["README.md"]),
         .target(name: "VivimNetwork", dependencies: [
+            "VivimCore", "VivimCrypto", "VivimCRDT",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], exclude: ["README.md"]),
         .executableTarget(name: "FuzzDecoders", dependencies: ["VivimNetwork"],
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
     ]

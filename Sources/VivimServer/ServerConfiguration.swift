@@ -52,6 +52,8 @@ public struct ServerConfiguration: Sendable {
         /// Bootstrap peers, `/ip4/…/tcp/…/p2p/<peer id>`.
         public var bootstrap: [Multiaddr]
         public var nodeType: VivimNode.NodeType = .selfHosted
+        /// mDNS discovery on the local network (`vivim serve --mdns`); nil = off.
+        public var mdns: MDNSService.Configuration?
         /// Bound on one network operation of the distributor (publish, fetch, provider lookup);
         /// past it the operation counts as a transient failure and the pipeline retries.
         public var operationTimeout: Duration = .seconds(30)

@@ -25,6 +25,12 @@ struct NodeCommand: AsyncParsableCommand {
     var nodeType = environment("NODE_TYPE") ?? "edge"
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical (VIVIM_LOG_LEVEL).")
     var logLevel = environment("LOG_LEVEL") ?? "info"
+    @Flag(help: "Discover peers on the local network with mDNS (_p2p._udp.local, 224.0.0.251:5353) (VIVIM_MDNS=on).")
+    var mdns = ["on", "1", "true", "yes"].contains(environment("MDNS")?.lowercased() ?? "")
+    @Option(name: .customLong("mdns-interface"), help: "Network interface for mDNS (default: the route to 224.0.0.251) (VIVIM_MDNS_INTERFACE).")
+    var mdnsInterface = environment("MDNS_INTERFACE")
+    @Option(name: .customLong("status-interval"), help: "Print `vivim node: status connected=<n> known=<n>` every this many seconds (0 = never).")
+    var statusInterval = 0
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level \(logLevel)") }
@@ -53,6 +59,11 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.listen = listenAddress
         configuration.bootstrap = peers
         configuration.nodeType = type
+        if mdns {
+            var settings = MDNSService.Configuration()
+            settings.interface = mdnsInterface
+            configuration.mdns = settings
+        }
         let node = try VivimNode(identity: identity, configuration: configuration)
 
         // Install the handlers before starting, so a signal during start-up is not lost.
@@ -61,8 +72,17 @@ struct NodeCommand: AsyncParsableCommand {
         print("vivim node: peer id \(node.peerID) (type \(type.rawValue))")
         for address in await node.listenAddresses { print("listening \(address)") }
         fflush(nil)
+        let status = statusInterval > 0 ? Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(statusInterval))
+                let current = await node.status()
+                print("vivim node: status connected=\(current.activeConnections) known=\(current.nodeCount - 1)")
+                fflush(nil)
+            }
+        } : nil
 
         let signal = await stop.wait()
+        status?.cancel()
         print("vivim node: received signal \(signal), shutting down")
         await node.shutdown()
         print("vivim node: stopped")

@@ -18,6 +18,8 @@ struct Serve: AsyncParsableCommand {
     var bootstrap: [String] = environment("BOOTSTRAP").map { $0.split(separator: ",").map(String.init) } ?? []
     @Option(name: .customLong("node-type"), help: "P2P node type: bootstrap|relay|indexer|storage|edge|client|self-hosted (VIVIM_NODE_TYPE).")
     var nodeType = environment("NODE_TYPE") ?? "self-hosted"
+    @Flag(help: "The node discovers peers on the local network with mDNS (VIVIM_MDNS=on).")
+    var mdns = ["on", "1", "true", "yes"].contains(environment("MDNS")?.lowercased() ?? "")
     @Flag(name: .customLong("no-node"), help: "Run no P2P node; bundles are served from the local content store only (VIVIM_NODE=off).")
     var noNode = ["off", "0", "false", "no"].contains(environment("NODE")?.lowercased() ?? "")
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical (VIVIM_LOG_LEVEL).")
@@ -53,6 +55,7 @@ struct Serve: AsyncParsableCommand {
             }
             var node = ServerConfiguration.NodeSettings(listen: listenAddress, bootstrap: peers)
             node.nodeType = type
+            if mdns { node.mdns = MDNSService.Configuration() }
             configuration.node = node
         }
         raiseOpenFileLimit()

@@ -79,6 +79,23 @@ import Testing
         }
     }
 
+    @Test func dnsMessagesNeverTrap() throws {
+        var rng = TestRNG(seed: 4)
+        var discovery = MDNSDiscovery(localPeer: Self.peer.peerID, listenAddresses: [try Multiaddr("/ip4/10.0.0.1/tcp/4001")], rng: &rng)
+        let response = try #require(discovery.response(ttl: 120))
+        let srv = try DNSMessage(flags: DNSMessage.responseFlags, answers: [
+            .init(name: DNSName("a._p2p._udp.local"), ttl: 1, data: .srv(priority: 0, weight: 0, port: 1, target: DNSName("h.local"))),
+            .init(name: DNSName("h.local"), ttl: 1, data: .a([10, 0, 0, 1])),
+            .init(name: DNSName("h.local"), ttl: 1, data: .aaaa([UInt8](repeating: 0, count: 16))),
+        ]).encoded()
+        var decoded = 0
+        for (i, input) in Self.mutations(of: [response, discovery.query(), srv], seed: 5).enumerated() {
+            if (try? DNSMessage(decoding: input)) != nil { decoded += 1 }
+            _ = discovery.receive(input, now: NetworkInstant(nanoseconds: UInt64(i) * 1_000_000))
+        }
+        #expect(decoded > 0)
+    }
+
     @Test func streamingDecodersNeverTrap() throws {
         let ms = MultistreamSelect.encode(MultistreamSelect.header) + MultistreamSelect.encode("/noise")
         let yamux = YamuxHeader(type: .data, flags: .syn, streamID: 1, length: 3).encoded + [1, 2, 3]

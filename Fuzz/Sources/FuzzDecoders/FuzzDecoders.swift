@@ -40,6 +40,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         _ = try? ReplicationProtocol.decodeRequest(bytes)
         _ = try? ReplicationProtocol.decodeResponse(bytes)
     }
+    if all || target == "dns" {
+        _ = try? DNSMessage(decoding: bytes)
+        _ = fuzzDiscovery.receive(bytes, now: .zero)
+    }
     if all || target == "connection" {
         var c = SecureConnection(role: .listener, identity: fuzzIdentity)
         c.start()
@@ -49,6 +53,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 let fuzzIdentity = try! PeerKeyPair(seed: [UInt8](repeating: 7, count: 32))
+
+/// The mDNS state machine fed every input (its peer table is capped, so it stays small).
+nonisolated(unsafe) var fuzzDiscovery: MDNSDiscovery = {
+    var rng = SystemRandomNumberGenerator()
+    return MDNSDiscovery(localPeer: fuzzIdentity.peerID, listenAddresses: [try! Multiaddr("/ip4/10.0.0.1/tcp/4001")], rng: &rng)
+}()
 
 @_silgen_name("LLVMFuzzerRunDriver")
 func LLVMFuzzerRunDriver(

@@ -35,6 +35,8 @@ public actor VivimNode {
         public var maxConcurrentFetches = 50
         /// `/vivim/sync/1.0.0`: access policy, limits, anti-entropy (see VivimNode+Sync.swift).
         public var sync = DocumentSyncService.Configuration()
+        /// mDNS discovery on the local network (SPEC §8.6; see VivimNode+Discovery.swift); nil = off.
+        public var mdns: MDNSService.Configuration? = nil
         public init(contentDirectory: String) { self.contentDirectory = contentDirectory }
     }
 
@@ -141,6 +143,8 @@ public actor VivimNode {
     private var fetchSlots: Int
     private var fetchWaiters: [CheckedContinuation<Void, Never>] = []
     private let logger: Logger
+    /// Local-network discovery, set by ``startDiscovery()`` (VivimNode+Discovery.swift).
+    var mdnsService: MDNSService?
 
     public init(identity: PeerKeyPair, configuration: Configuration, logger: Logger = Logger(label: "vivim.node")) throws {
         self.identity = identity
@@ -192,6 +196,7 @@ public actor VivimNode {
             let dht = self.dht, me = peerID
             tasks.append(Task { _ = try? await dht.findNode(me.bytes) })  // join: look ourselves up
         }
+        await startDiscovery()
         let interval = configuration.monitorInterval
         tasks.append(Task { [weak self] in
             while !Task.isCancelled {
@@ -406,6 +411,7 @@ public actor VivimNode {
         stopped = true
         for t in tasks { t.cancel() }
         tasks = []
+        await stopDiscovery()
         await sync.stop()
         await connections.stop()
         await storage.stop()

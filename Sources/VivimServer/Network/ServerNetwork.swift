@@ -31,6 +31,7 @@ public final class ServerNetwork: Sendable {
         configuration.listen = settings.listen
         configuration.bootstrap = settings.bootstrap
         configuration.nodeType = settings.nodeType
+        configuration.mdns = settings.mdns
         settings.tune(&configuration)
         var nodeLogger = logger
         nodeLogger[metadataKey: "component"] = "p2p"

@@ -69,3 +69,73 @@ import Testing
         }
     }
 }
+
+@Suite struct ContentRecordRevocationTests {
+    static func record(owner: PeerID?) -> ContentRecord {
+        ContentRecord(contentID: "c1", contentType: "application/vivim-bundle+json", bundleHash: ContentHash(of: [1, 2, 3]),
+                      metadata: .init(size: 3, createdAt: 1_700_000_000, replicationFactor: 2), owner: owner)
+    }
+
+    @Test func aRevocationSignedByTheOwnerVerifiesAndRoundTrips() throws {
+        let owner = PeerKeyPair()
+        var revoked = Self.record(owner: owner.peerID).revoked(at: 1_700_000_100)
+        try revoked.sign(as: owner, addrs: [], at: 1_700_000_100)
+        let decoded = try ContentRecord(decoding: revoked.encoded)
+        #expect(decoded == revoked)
+        #expect(decoded.status == .revoked && decoded.revokedAt == 1_700_000_100)
+        #expect(decoded.isValid() && decoded.isRevocation(by: owner.peerID))
+    }
+
+    @Test func aForgedRevocationIsNotTheOwners() throws {
+        let owner = PeerKeyPair(), mallory = PeerKeyPair()
+        // Signed by mallory, naming mallory as owner: valid as a record, but not the owner's revocation.
+        var own = Self.record(owner: mallory.peerID).revoked(at: 1)
+        try own.sign(as: mallory, addrs: [], at: 1)
+        #expect(own.isValid() && !own.isRevocation(by: owner.peerID))
+        // Naming the owner but signed by mallory: the owner has no entry, and mallory's signature is its own.
+        var claimed = Self.record(owner: owner.peerID).revoked(at: 1)
+        try claimed.sign(as: mallory, addrs: [], at: 1)
+        #expect(!claimed.isRevocation(by: owner.peerID))
+        // The owner's entry copied under a revoked body does not verify.
+        var active = Self.record(owner: owner.peerID)
+        try active.sign(as: owner, addrs: [], at: 1)
+        var replayed = active.revoked(at: 1)
+        replayed.providers = active.providers
+        #expect(!replayed.isRevocation(by: owner.peerID) && !replayed.isValid())
+    }
+
+    @Test func recordsOfTheFirstVersionDecodeAndVerifyUnchanged() throws {
+        let a = PeerKeyPair()
+        var legacy = Self.record(owner: nil)
+        try legacy.sign(as: a, addrs: [], at: 10)
+        // The first version wrote fields 1–5 only; a record without owner or status writes the same bytes.
+        var w = ProtobufWriter()
+        w.writeString(field: 1, legacy.contentID)
+        w.writeString(field: 2, legacy.contentType)
+        w.writeBytes(field: 3, legacy.bundleHash.key)
+        var m = ProtobufWriter()
+        m.writeVarint(field: 1, 3)
+        m.writeVarint(field: 2, 1_700_000_000)
+        m.writeVarint(field: 3, 0)
+        m.writeVarint(field: 4, 2)
+        w.writeBytes(field: 4, m.bytes)
+        #expect(legacy.encoded.starts(with: w.bytes))
+        let decoded = try ContentRecord(decoding: legacy.encoded)
+        #expect(decoded.status == .active && decoded.owner == nil && decoded.isValid())
+        #expect(decoded.publisher == a.peerID)
+    }
+
+    @Test func theDHTKeepsTheOwnersRevocationOverItsActiveRecord() throws {
+        let owner = PeerKeyPair(), mallory = PeerKeyPair()
+        var active = Self.record(owner: owner.peerID)
+        try active.sign(as: owner, addrs: [], at: 10)
+        var revoked = active.revoked(at: 20)
+        revoked.providers = []
+        try revoked.sign(as: owner, addrs: [], at: 20)
+        #expect(ContentRecord.merge(active, revoked) == revoked)
+        #expect(ContentRecord.merge(revoked, active) == revoked)  // the owner's republished active record does not undo it
+        var forged = Self.record(owner: mallory.peerID).revoked(at: 20)
+        try forged.sign(as: mallory, addrs: [], at: 20)
+        #expect(ContentRecord.merge(active, forged) == active)  // another owner's revocation does not win by status
+    }
+}

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import VivimNetwork
 
@@ -197,7 +198,10 @@ import Testing
 
     /// Polls `condition` every 25 ms for at most `seconds` (bounded in count and time).
     static func waitUntil(seconds: Int = 5, _ condition: @Sendable () async -> Bool) async throws {
-        for _ in 0..<(seconds * 40) where !(await condition()) { try await Task.sleep(for: .milliseconds(25)) }
+        for _ in 0..<(seconds * 40) {
+            if await condition() { return }  // stop at once: the condition may have side effects (ticks)
+            try await Task.sleep(for: .milliseconds(25))
+        }
     }
 
     @Test func replicatesToThreePeersRepairsAfterALossAndRevokesEverywhere() async throws {
@@ -224,12 +228,16 @@ import Testing
         // Replica checks are periodic: the first may run before the loss is visible, so
         // tick the way the scheduler would until the repair lands (a loaded CI machine
         // needs more than a few seconds to notice a dead peer).
+        // The set is taken when the condition holds: with a check on every tick a slow answer may
+        // count as a loss a moment later (by design: a false alarm costs one extra replica).
+        let seen = Mutex<Set<PeerID>>([])
         try await Self.waitUntil(seconds: 20) {
             await owner.storage.tick()
             let r = await owner.storage.replicas(of: hash)
+            seen.withLock { $0 = r }
             return r.count == 3 && !r.contains(victim.host.peerID)
         }
-        let repaired = await owner.storage.replicas(of: hash)
+        let repaired = seen.withLock { $0 }
         #expect(repaired.count == 3 && !repaired.contains(victim.host.peerID))
 
         // Another node gets the bundle through the DHT, hash-verified.
@@ -252,5 +260,160 @@ import Testing
         for s in survivors { #expect(await s.storage.tombstone(hash, owner: owner.host.peerID) != nil) }
         await #expect(throws: StorageService.Error.revoked(hash)) { try await owner.storage.publish(bundle) }
         for n in nodes where n !== victim { await n.storage.stop(); await n.dht.stop(); await n.host.shutdown() }
+    }
+}
+
+/// The storage index (what survives a restart) and revocation of fetched copies, without I/O.
+@Suite struct StorageRestartTests {
+    static let t0 = NetworkInstant(nanoseconds: 1_000_000_000_000)
+    static let unix0: UInt64 = 1_800_000_000
+    static func hash(_ n: UInt8) -> ContentHash { ContentHash(of: [n, 0xAA]) }
+
+    /// A manager holding own content with replicas, a fetched copy, a replica and a revocation in flight.
+    static func populated() -> (StorageManager, owner: PeerID, replicas: [PeerID]) {
+        var m = StorageManager(localPeer: PeerKeyPair().peerID)
+        let owner = PeerKeyPair().peerID, replicas = (0..<3).map { _ in PeerKeyPair().peerID }
+        _ = m.stored(hash(1), size: 10, origin: .own, replicationFactor: 2, contentID: "mine",
+                     record: .init(contentType: "t", createdAt: unix0 - 60, topics: ["user:did:key:z"]), now: t0)
+        _ = m.targetsFound(hash(1), candidates: replicas, now: t0)
+        m.replicationSucceeded(hash(1), at: replicas[0], now: t0)
+        _ = m.replicationFailed(hash(1), at: replicas[1], now: t0)
+        _ = m.stored(hash(2), size: 20, origin: .fetched, contentID: "theirs", owner: owner, now: t0)
+        _ = m.stored(hash(3), size: 30, origin: .replica(owner: owner), expiresAt: t0 + .seconds(3600), now: t0)
+        _ = m.stored(hash(4), size: 40, origin: .own, replicationFactor: 1, now: t0)
+        _ = m.targetsFound(hash(4), candidates: [replicas[2]], now: t0)
+        m.replicationSucceeded(hash(4), at: replicas[2], now: t0)
+        _ = m.revoke(hash(4), now: t0)  // replicas[2] has not acknowledged yet
+        return (m, owner, replicas)
+    }
+
+    @Test func theIndexRoundTripsThroughItsFileForm() {
+        let (m, _, _) = Self.populated()
+        let index = m.snapshot(now: Self.t0, unixNow: Self.unix0)
+        let decoded = StorageIndex.decode(index.encoded)
+        #expect(!decoded.damaged)
+        #expect(decoded.records == 4)
+        #expect(decoded.index == index)
+        #expect(index.items.first { $0.hash == Self.hash(3) }?.expiresAt == Self.unix0 + 3600)
+    }
+
+    @Test func aRestartRestoresEntriesTombstonesAndReannouncesEverything() throws {
+        let (m, owner, replicas) = Self.populated()
+        let index = StorageIndex.decode(m.snapshot(now: Self.t0, unixNow: Self.unix0).encoded).index
+        // A new process: another monotonic clock, ten minutes later on the wall clock.
+        let later = NetworkInstant(nanoseconds: 5_000_000_000_000)
+        var r = StorageManager(localPeer: m.localPeer)
+        let files = [Self.hash(1): 10, Self.hash(2): 20, Self.hash(3): 30]
+        let outcome = r.restore(index, files: files, now: later, unixNow: Self.unix0 + 600)
+        #expect(outcome.restored == 3 && outcome.adopted.isEmpty && outcome.dropped.isEmpty)
+        #expect(r.entries[Self.hash(1)]?.contentID == "mine")
+        #expect(r.entries[Self.hash(1)]?.record?.topics == ["user:did:key:z"])
+        #expect(r.entries[Self.hash(2)]?.owner == owner && r.entries[Self.hash(2)]?.origin == .fetched)
+        #expect(r.entries[Self.hash(3)]?.origin == .replica(owner: owner))
+        #expect(r.entries[Self.hash(3)]?.expiresAt == later + .seconds(3000))
+        // Everything held is provided again; the replica of own content is checked.
+        for h in files.keys { #expect(outcome.actions.contains(.announce(h))) }
+        #expect(outcome.actions.contains(.verifyReplica(Self.hash(1), at: replicas[0])))
+        #expect(r.entries[Self.hash(1)]?.refused.contains(replicas[1]) == true)
+        // The revocation still refuses publishing again, and its unacknowledged deletion is retried at once.
+        #expect(r.isRevoked(Self.hash(4)))
+        #expect(r.tick(now: later).contains(.requestDeletion(Self.hash(4), at: replicas[2])))
+    }
+
+    @Test func reconcilingDropsEntriesWithoutFilesAdoptsUnknownFilesAndDeletesExpiredContent() {
+        let (m, _, replicas) = Self.populated()
+        let index = m.snapshot(now: Self.t0, unixNow: Self.unix0)
+        var r = StorageManager(localPeer: m.localPeer)
+        let stray = Self.hash(9)
+        // Two hours later: the replica (expiring after one) is gone; hash 2's file is missing.
+        let outcome = r.restore(index, files: [Self.hash(1): 10, Self.hash(3): 30, stray: 5, Self.hash(4): 40],
+                                now: Self.t0, unixNow: Self.unix0 + 7200)
+        #expect(outcome.dropped == [Self.hash(2)])
+        #expect(outcome.adopted == [stray])
+        #expect(r.entries[stray]?.origin == .cached && r.entries[stray]?.tier == .warm)
+        #expect(outcome.expired == [Self.hash(3)] && r.entries[Self.hash(3)] == nil)
+        #expect(outcome.actions.contains(.deleteLocal(Self.hash(3))))
+        // A file of content revoked here is not adopted back.
+        #expect(outcome.refused == [Self.hash(4)] && r.entries[Self.hash(4)] == nil)
+        #expect(outcome.actions.contains(.deleteLocal(Self.hash(4))))
+        #expect(!outcome.actions.contains(.verifyReplica(Self.hash(4), at: replicas[2])))
+    }
+
+    @Test func ownExpiredContentAsksItsHoldersToDeleteOnLoad() {
+        var m = StorageManager(localPeer: PeerKeyPair().peerID)
+        let holder = PeerKeyPair().peerID, h = Self.hash(5)
+        _ = m.stored(h, size: 1, origin: .own, replicationFactor: 1, expiresAt: Self.t0 + .seconds(10), now: Self.t0)
+        _ = m.targetsFound(h, candidates: [holder], now: Self.t0)
+        m.replicationSucceeded(h, at: holder, now: Self.t0)
+        var r = StorageManager(localPeer: m.localPeer)
+        let outcome = r.restore(m.snapshot(now: Self.t0, unixNow: Self.unix0), files: [h: 1], now: Self.t0, unixNow: Self.unix0 + 60)
+        #expect(Set(outcome.actions) == [.deleteLocal(h), .requestDeletion(h, at: holder)])
+        #expect(r.isRevoked(h))
+    }
+
+    @Test func aTornOrCorruptIndexKeepsTheRecordsBeforeTheDamage() {
+        let (m, _, _) = Self.populated()
+        let bytes = m.snapshot(now: Self.t0, unixNow: Self.unix0).encoded
+        let torn = StorageIndex.decode(Array(bytes.dropLast(3)))
+        #expect(torn.damaged && torn.records == 3)
+        var flipped = bytes
+        flipped[flipped.count - 10] ^= 0x40
+        let corrupt = StorageIndex.decode(flipped)
+        #expect(corrupt.damaged && corrupt.records == 3)
+        #expect(StorageIndex.decode([]) == .init(index: .init(), records: 0, damaged: false))
+        #expect(StorageIndex.decode(Array("garbage".utf8)).damaged)
+    }
+
+    @Test func theIndexDecoderNeverTraps() {
+        var rng = TestRNG(seed: 77)
+        let bytes = Self.populated().0.snapshot(now: Self.t0, unixNow: Self.unix0).encoded
+        for _ in 0..<3000 {
+            var m = bytes
+            for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                m[Int.random(in: StorageIndex.magic.count..<m.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            }
+            _ = StorageIndex.decode(m)
+            _ = StorageIndex.decode(Array(m.prefix(Int.random(in: 0..<m.count, using: &rng))))
+        }
+    }
+
+    @Test func onlyTheOwnersRevocationDeletesAFetchedCopyAndTombstonesIt() {
+        var m = StorageManager(localPeer: PeerKeyPair().peerID)
+        let owner = PeerKeyPair().peerID, mallory = PeerKeyPair().peerID, h = Self.hash(6)
+        _ = m.stored(h, size: 10, origin: .fetched, contentID: "c", owner: owner, now: Self.t0)
+        #expect(m.revocationSeen(h, by: mallory, now: Self.t0).isEmpty)
+        #expect(m.entries[h] != nil && !m.isTombstoned(h))
+        #expect(m.revocationSeen(h, by: owner, now: Self.t0) == [.deleteLocal(h)])
+        #expect(m.entries[h] == nil && m.isTombstoned(h))
+        // A fetch that was already on its way is dropped, and the owner cannot place it as a replica.
+        #expect(m.stored(h, size: 10, origin: .fetched, now: Self.t0) == [.deleteLocal(h)])
+        #expect(m.replicaRequested(h, size: 10, from: owner) == .refuse)
+    }
+
+    @Test func aCopyWithoutAKnownOwnerIsNotRevokedByAnyone() {
+        var m = StorageManager(localPeer: PeerKeyPair().peerID)
+        let h = Self.hash(7)
+        _ = m.stored(h, size: 10, origin: .fetched, now: Self.t0)
+        #expect(m.revocationSeen(h, by: PeerKeyPair().peerID, now: Self.t0).isEmpty)
+        _ = m.stored(Self.hash(8), size: 10, origin: .own, now: Self.t0)
+        #expect(m.revocationSeen(Self.hash(8), by: PeerKeyPair().peerID, now: Self.t0).isEmpty)
+    }
+
+    @Test func fetchedCopiesAreCheckedForRevocationPeriodicallyAndBoundedPerTick() {
+        var config = StorageManager.Configuration()
+        config.revocationCheckInterval = .seconds(60)
+        config.maxRevocationChecksPerTick = 2
+        var m = StorageManager(localPeer: PeerKeyPair().peerID, configuration: config)
+        let owner = PeerKeyPair().peerID
+        for n in 0..<3 { _ = m.stored(Self.hash(UInt8(20 + n)), size: 1, origin: .fetched, contentID: "c\(n)", owner: owner, now: Self.t0) }
+        _ = m.stored(Self.hash(30), size: 1, origin: .fetched, now: Self.t0)  // no owner known: nothing to check
+        #expect(m.tick(now: Self.t0 + .seconds(30)).isEmpty)
+        let first = m.tick(now: Self.t0 + .seconds(61))
+        #expect(first.count == 2)
+        let second = m.tick(now: Self.t0 + .seconds(62))
+        #expect(second.count == 1)
+        let all = Set(first + second)
+        #expect(all == Set((0..<3).map { StorageManager.Action.checkRevocation(Self.hash(UInt8(20 + $0)), contentID: "c\($0)", owner: owner) }))
+        #expect(m.tick(now: Self.t0 + .seconds(63)).isEmpty)
     }
 }

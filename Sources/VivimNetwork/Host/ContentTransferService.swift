@@ -18,12 +18,12 @@ public actor ContentTransferService {
         case truncated
     }
 
-    /// Looks up a bundle this node can serve.
+    /// Looks up a bundle this node can serve; nil refuses (not held, revoked, tombstoned).
     public typealias Source = @Sendable (ContentHash) async -> [UInt8]?
 
     private let host: P2PHost
     private let configuration: Configuration
-    private let source: Source
+    private var source: Source
     private var serving = 0
     private var fetching = 0
     private var fetchWaiters: [CheckedContinuation<Void, Never>] = []
@@ -33,6 +33,9 @@ public actor ContentTransferService {
         self.configuration = configuration
         self.source = source
     }
+
+    /// Replaces the lookup of served bundles (e.g. with one that refuses tombstoned hashes).
+    public func setSource(_ source: @escaping Source) { self.source = source }
 
     public func start() {
         host.handle(ContentTransferProtocol.protocolID) { [weak self] stream in

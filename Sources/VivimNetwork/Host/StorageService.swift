@@ -4,13 +4,19 @@ import Synchronization
 /// The I/O shell of ``StorageManager``: bytes in a ``ContentStore``, providing
 /// and target selection through ``DHTService``, transfers through
 /// ``ContentTransferService``, and the `/vivim/replicate/1.0.0` protocol for
-/// replicas, deletion requests and replica checks.
+/// replicas, deletion requests and replica checks. It keeps the manager's state in a
+/// ``StorageIndex`` file next to the bundles (rewritten atomically shortly after each
+/// change and on ``stop()``) and restores it on ``start()``.
 public actor StorageService {
     public struct Configuration: Sendable {
         public var storage = StorageManager.Configuration()
         public var transfer = ContentTransferService.Configuration()
         public var tickInterval: Duration = .seconds(10)
         public var requestTimeout: Duration = .seconds(30)
+        /// Keep the storage index on disk (``ContentStore/indexName``) and restore it on start.
+        public var persistIndex = true
+        /// Changes are written at most this long after they happen (coalesced).
+        public var indexFlushDelay: Duration = .milliseconds(200)
         public init() {}
     }
 
@@ -25,9 +31,22 @@ public actor StorageService {
     private var nextTask: UInt64 = 0
     private var ticker: Task<Void, Never>?
     private let logger: Logger
+    /// Network actions of the restore (provide, replica checks, repair), run once the DHT knows a peer.
+    private var restoredActions: [StorageManager.Action] = []
+    private var loaded = false
+    /// Set when the directory could not be read at start: the index on disk is left as it is.
+    private var indexDisabled = false
+    private var stopped = false
+    private var dirty = false
+    private var writing = false
+    private var flushTask: Task<Void, Never>?
+    private var writeWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Instants start ten years after the epoch so that restored times in the past stay representable.
+    private static let epoch: UInt64 = 10 * 365 * 24 * 3600 * 1_000_000_000
 
     public enum Error: Swift.Error, Equatable, Sendable {
-        /// The content was revoked (or expired) here and is not published again.
+        /// The content was revoked (or expired, or deleted by its owner) here: it is not
+        /// published, fetched or served again.
         case revoked(ContentHash)
     }
 
@@ -44,9 +63,16 @@ public actor StorageService {
         self.logger = logger
     }
 
-    private var now: NetworkInstant { NetworkInstant(nanoseconds: (ContinuousClock.now - origin).nanoseconds) }
+    private var now: NetworkInstant { NetworkInstant(nanoseconds: (ContinuousClock.now - origin).nanoseconds + Self.epoch) }
 
+    /// Restores the index (reconciled with the verified files on disk), then serves content
+    /// and replication requests and runs the timers. The restore's network actions wait for
+    /// ``announceRestored()`` or the first tick with a peer in the routing table.
     public func start() async {
+        guard !loaded, !stopped else { return }
+        await restore()
+        loaded = true
+        await transfer.setSource { [weak self] hash in await self?.servable(hash) }
         await transfer.start()
         host.handle(ReplicationProtocol.protocolID) { [weak self] stream in
             try await self?.serve(stream)
@@ -60,37 +86,190 @@ public actor StorageService {
         }
     }
 
-    public func stop() {
+    /// Stops the timers and pending work and writes the index a last time.
+    public func stop() async {
+        guard !stopped else { return }
+        stopped = true  // from here on nothing schedules a write: the one below is the last
         ticker?.cancel()
         for t in tasks.values { t.cancel() }
         tasks = [:]
+        flushTask?.cancel()
+        flushTask = nil
+        await writeIndex()
+    }
+
+    // MARK: restart
+
+    private func restore() async {
+        guard configuration.persistIndex else { return }
+        // Detached: a cancelled caller must not make the files look missing.
+        let store = self.store, maxSize = configuration.transfer.maxBundleSize
+        let read = await Task.detached { () -> Result<([UInt8]?, [ContentHash: Int], Int), any Swift.Error> in
+            do {
+                let index = try await store.readIndex()
+                let (files, removed) = try await store.verifiedFiles(maxSize: maxSize)
+                return .success((index, files, removed))
+            } catch {
+                return .failure(error)
+            }
+        }.value
+        guard case .success(let (bytes, files, removed)) = read else {
+            if case .failure(let error) = read {
+                logger.error("content directory not readable; storage index neither restored nor written", metadata: ["error": "\(error)"])
+            }
+            indexDisabled = true
+            return
+        }
+        let decoded = bytes.map(StorageIndex.decode)
+        let outcome = manager.restore(decoded?.index, files: files, now: now, unixNow: VivimNode.unixNow)
+        if let decoded, decoded.damaged {
+            logger.warning("storage index damaged; rebuilt from the files present", metadata: [
+                "records read": "\(decoded.records)", "adopted": "\(outcome.adopted.count)"])
+        }
+        if removed > 0 { logger.warning("bundle files failing their hash removed", metadata: ["count": "\(removed)"]) }
+        if decoded != nil || !files.isEmpty {
+            logger.info("storage restored", metadata: [
+                "entries": "\(outcome.restored)", "adopted": "\(outcome.adopted.count)", "dropped": "\(outcome.dropped.count)",
+                "expired": "\(outcome.expired.count)", "tombstones": "\(manager.tombstones.count)"])
+        }
+        for action in outcome.actions {
+            if case .deleteLocal = action { execute([action]) } else { restoredActions.append(action) }
+        }
+        dirty = true
+    }
+
+    /// Runs the restore's network actions now: provide every bundle held, check the
+    /// replicas of own content and repair them, ask holders of expired content to delete.
+    public func announceRestored() {
+        let actions = restoredActions
+        restoredActions = []
+        execute(actions)
+    }
+
+    /// Own content published under `contentID` (known across restarts).
+    public func ownContent(_ contentID: String) -> ContentHash? {
+        manager.entries.first { $0.value.origin == .own && $0.value.contentID == contentID }?.key
+    }
+
+    /// Own content with a content id, and its record fields (what to put in the DHT again after a restart).
+    public var ownRecords: [(contentID: String, hash: ContentHash, entry: StorageManager.Entry)] {
+        manager.entries.compactMap { hash, e in
+            guard e.origin == .own, let id = e.contentID else { return nil }
+            return (id, hash, e)
+        }.sorted { $0.contentID < $1.contentID }
+    }
+
+    /// Content ids of copies fetched under a known owner (whose revocation notices to listen for).
+    public var fetchedContent: [(contentID: String, hash: ContentHash, owner: PeerID)] {
+        manager.entries.compactMap { hash, e in
+            guard e.origin == .fetched || e.origin == .cached, let id = e.contentID, let owner = e.owner else { return nil }
+            return (id, hash, owner)
+        }.sorted { $0.contentID < $1.contentID }
+    }
+
+    /// Whether `hash` was revoked or deleted by its owner here (never fetched, stored or served again).
+    public func isTombstoned(_ hash: ContentHash) -> Bool { manager.isTombstoned(hash) }
+
+    /// A revocation seen on pubsub or in the DHT: if it is signed by the owner a local copy
+    /// was fetched under, the copy is deleted and tombstoned. Returns whether it was.
+    @discardableResult
+    public func revocationSeen(_ record: ContentRecord) -> Bool {
+        let hash = record.bundleHash
+        guard record.status == .revoked, let e = manager.entries[hash] else { return false }
+        let owner: PeerID? = switch e.origin {
+        case .own: nil
+        case .replica(let o): o
+        case .fetched, .cached: e.owner
+        }
+        guard let owner, record.isRevocation(by: owner) else { return false }
+        execute(manager.revocationSeen(hash, by: owner, now: now))
+        logger.info("copy deleted after its owner's revocation", metadata: ["hash": "\(hash)", "owner": "\(owner)"])
+        return manager.entries[hash] == nil
+    }
+
+    private func servable(_ hash: ContentHash) async -> [UInt8]? {
+        guard manager.entries[hash] != nil, !manager.isTombstoned(hash) else { return nil }
+        return await store.read(hash)
+    }
+
+    // MARK: index file
+
+    private func scheduleFlush() {
+        guard loaded, !stopped, !indexDisabled, configuration.persistIndex else { return }
+        dirty = true
+        guard flushTask == nil else { return }
+        let delay = configuration.indexFlushDelay
+        flushTask = Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            await self?.flushScheduled()
+        }
+    }
+
+    private func flushScheduled() async {
+        flushTask = nil
+        await flush()
+    }
+
+    /// Writes the index now if anything changed.
+    public func flush() async {
+        guard !stopped else { return }
+        await writeIndex()
+    }
+
+    /// One write at a time; a caller arriving during a write waits for it, then writes what changed since.
+    private func writeIndex() async {
+        guard loaded, !indexDisabled, configuration.persistIndex else { return }
+        for _ in 0..<64 where writing { await withCheckedContinuation { writeWaiters.append($0) } }
+        guard dirty, !writing else { return }
+        writing = true
+        dirty = false
+        let bytes = manager.snapshot(now: now, unixNow: VivimNode.unixNow).encoded
+        do {
+            let store = self.store
+            try await Task.detached { try await store.writeIndex(bytes) }.value  // not cut short by a cancelled caller
+        } catch {
+            dirty = true
+            logger.warning("storage index not written", metadata: ["error": "\(error)"])
+        }
+        writing = false
+        let waiters = writeWaiters
+        writeWaiters = []
+        for w in waiters { w.resume() }
     }
 
     // MARK: API
 
     /// Stores own content, provides it and replicates it to `replicationFactor` peers.
+    /// `contentID` and `record` are kept in the index, so the content is known (and its
+    /// record signed again) after a restart.
     @discardableResult
-    public func publish(_ bytes: [UInt8], replicationFactor: Int? = nil, expiresIn: Duration? = nil) async throws -> ContentHash {
+    public func publish(_ bytes: [UInt8], replicationFactor: Int? = nil, expiresIn: Duration? = nil,
+                        contentID: String? = nil, record: StorageManager.RecordInfo? = nil) async throws -> ContentHash {
         let hash = ContentHash(of: bytes)
         guard !manager.isRevoked(hash) else { throw Error.revoked(hash) }
         try await store.write(bytes, as: hash)
         execute(manager.stored(hash, size: bytes.count, origin: .own, replicationFactor: replicationFactor,
-                               expiresAt: expiresIn.map { now + $0 }, now: now))
+                               expiresAt: expiresIn.map { now + $0 }, contentID: contentID, record: record, now: now))
         return hash
     }
 
     /// Local bytes, or fetched (hash-verified) from a provider found in the DHT and kept in the hot tier.
-    public func get(_ hash: ContentHash) async throws -> [UInt8] {
-        if let local = await store.read(hash) {
+    /// `contentID` and `owner` say what it was fetched as, so the owner's revocation reaches the copy.
+    /// Refused (``Error/revoked(_:)``) for a hash tombstoned here.
+    public func get(_ hash: ContentHash, contentID: String? = nil, owner: PeerID? = nil) async throws -> [UInt8] {
+        guard !manager.isTombstoned(hash) || manager.entries[hash]?.origin == .own else { throw Error.revoked(hash) }
+        if manager.entries[hash] != nil, let local = await store.read(hash) {
             manager.accessed(hash, now: now)
+            scheduleFlush()
             return local
         }
         var lastError: any Swift.Error = ContentTransferService.Error.notFound
         for provider in try await dht.findProviders(hash.key, wanted: 3) where provider.id != host.peerID {
             do {
                 let bytes = try await transfer.fetch(hash, from: provider.id, addrs: provider.addrs)
+                guard !manager.isTombstoned(hash) else { throw Error.revoked(hash) }
                 try await store.write(bytes, as: hash)
-                execute(manager.stored(hash, size: bytes.count, origin: .fetched, now: now))
+                execute(manager.stored(hash, size: bytes.count, origin: .fetched, contentID: contentID, owner: owner, now: now))
                 return bytes
             } catch {
                 lastError = error
@@ -99,7 +278,7 @@ public actor StorageService {
         throw lastError
     }
 
-    public func pin(_ hash: ContentHash) { manager.pin(hash) }
+    public func pin(_ hash: ContentHash) { manager.pin(hash); scheduleFlush() }
     public func unpin(_ hash: ContentHash) { execute(manager.unpin(hash, now: now)) }
 
     /// Deletes own content here and asks every replica holder to delete it.
@@ -115,11 +294,15 @@ public actor StorageService {
     public var contentCount: Int { manager.entries.count }
 
     /// Runs the manager's timers now (also called periodically).
-    public func tick() { execute(manager.tick(now: now)) }
+    public func tick() async {
+        if !restoredActions.isEmpty, await dht.routingTableSize > 0 { announceRestored() }
+        execute(manager.tick(now: now))
+    }
 
     // MARK: actions
 
     private func execute(_ actions: [StorageManager.Action]) {
+        scheduleFlush()
         for action in actions {
             switch action {
             case .announce(let hash):
@@ -145,6 +328,13 @@ public actor StorageService {
                     // extra replica, never an orphan.
                     let has = (try? await self?.send(request, to: peer)) ?? false
                     if !has { await self?.lost(hash, peer) }
+                }
+            case .checkRevocation(let hash, let contentID, let owner):
+                spawn { [weak self, dht] in
+                    guard let value = try? await dht.getValue(ContentRecord.key(for: contentID)),
+                          let record = try? ContentRecord(decoding: value),
+                          record.contentID == contentID, record.bundleHash == hash, record.isRevocation(by: owner) else { return }
+                    await self?.revocationSeen(record)
                 }
             case .deleteLocal(let hash):
                 spawn { [store] in await store.delete(hash) }
@@ -176,6 +366,7 @@ public actor StorageService {
         } else {
             manager.deletionFailed(hash, at: peer, now: now)
         }
+        scheduleFlush()
     }
 
     private func lost(_ hash: ContentHash, _ peer: PeerID) {
@@ -233,7 +424,7 @@ public actor StorageService {
         let ok: Bool
         switch request.kind {
         case .have:
-            ok = await store.read(request.hash) != nil
+            ok = manager.entries[request.hash] != nil && !manager.isTombstoned(request.hash) ? await store.read(request.hash) != nil : false
         case .delete:
             // Acknowledged once processed: nothing is (or will be) kept here on the sender's behalf.
             execute(manager.deletionRequested(request.hash, by: sender, now: now))

@@ -8,11 +8,17 @@
 /// implementations understand.
 ///
 /// Wire form (protobuf): `ContentRecord { string content_id = 1; string content_type = 2;
-/// bytes bundle_hash = 3; Metadata metadata = 4; repeated Provider providers = 5 }`,
+/// bytes bundle_hash = 3; Metadata metadata = 4; repeated Provider providers = 5;
+/// bytes owner = 6; Status status = 7; uint64 revoked_at = 8 }` (fields 6–8 are written
+/// only when set, so a record without them has the bytes and signatures of the first version),
 /// `Metadata { uint64 size = 1; uint64 created_at = 2; uint64 expires_at = 3; uint32 replication_factor = 4 }`
 /// (Unix seconds, 0 = none), `Provider { bytes peer_id = 1; repeated bytes addrs = 2;
 /// uint64 signed_at = 3; bytes signature = 4 }`. A provider signs
-/// `"vivim-provider-record:" ‖ ContentRecord{1, 2, 3, 4} ‖ Provider{1, 2, 3}`.
+/// `"vivim-provider-record:" ‖ ContentRecord{1, 2, 3, 4, 6, 7, 8} ‖ Provider{1, 2, 3}`.
+///
+/// A **revocation** is the same record with `status = REVOKED`, `revoked_at` set and signed by
+/// its `owner`: every node that fetched the bundle under that owner can verify it
+/// (``isRevocation(by:)``) and drop its copy.
 public struct ContentRecord: Equatable, Sendable {
     public static let keyPrefix = Array("/vivim/record/".utf8)
     static let signaturePrefix = Array("vivim-provider-record:".utf8)
@@ -42,19 +48,49 @@ public struct ContentRecord: Equatable, Sendable {
         public var signature: [UInt8]
     }
 
+    /// Whether the owner still offers the content (`ACTIVE = 0`) or withdrew it (`REVOKED = 1`).
+    public enum Status: UInt64, Sendable { case active = 0, revoked = 1 }
+
     public var contentID: String
     public var contentType: String
     /// The multihash of the bundle bytes, fetched and verified over `/vivim/content/1.0.0`.
     public var bundleHash: ContentHash
     public var metadata: Metadata
     public var providers: [Provider]
+    /// The peer that published the content; only its signature makes a revocation valid.
+    /// Absent in records of the first version (then the publisher is the first provider).
+    public var owner: PeerID?
+    public var status: Status
+    /// Unix seconds of the revocation.
+    public var revokedAt: UInt64?
 
-    public init(contentID: String, contentType: String, bundleHash: ContentHash, metadata: Metadata, providers: [Provider] = []) {
+    public init(contentID: String, contentType: String, bundleHash: ContentHash, metadata: Metadata, providers: [Provider] = [],
+                owner: PeerID? = nil, status: Status = .active, revokedAt: UInt64? = nil) {
         self.contentID = contentID
         self.contentType = contentType
         self.bundleHash = bundleHash
         self.metadata = metadata
         self.providers = providers
+        self.owner = owner
+        self.status = status
+        self.revokedAt = revokedAt
+    }
+
+    /// The peer that published the content: ``owner``, or for records of the first version the
+    /// first provider (only the publisher signed those).
+    public var publisher: PeerID? { owner ?? providers.first?.peer }
+
+    /// This record turned into its revocation (unsigned: call ``sign(as:addrs:at:)`` as the owner).
+    public func revoked(at unixSeconds: UInt64) -> ContentRecord {
+        ContentRecord(contentID: contentID, contentType: contentType, bundleHash: bundleHash, metadata: metadata,
+                      owner: owner, status: .revoked, revokedAt: unixSeconds)
+    }
+
+    /// Whether this is a revocation of the content signed by `owner` — the check a holder of a
+    /// copy fetched under `owner` makes before deleting it. A record signed by anyone else, or
+    /// naming another owner, is not.
+    public func isRevocation(by owner: PeerID) -> Bool {
+        status == .revoked && self.owner == owner && providers.contains { $0.peer == owner && verifies($0) }
     }
 
     /// The DHT key of the record of `contentID`.
@@ -75,6 +111,9 @@ public struct ContentRecord: Equatable, Sendable {
         m.writeVarint(field: 3, metadata.expiresAt ?? 0)
         m.writeVarint(field: 4, UInt64(metadata.replicationFactor))
         w.writeBytes(field: 4, m.bytes)
+        if let owner { w.writeBytes(field: 6, owner.bytes) }
+        if status != .active { w.writeVarint(field: 7, status.rawValue) }
+        if let revokedAt { w.writeVarint(field: 8, revokedAt) }
         return w.bytes
     }
 
@@ -112,9 +151,13 @@ public struct ContentRecord: Equatable, Sendable {
 
     /// The union of two valid records of the same content: newest entry per provider,
     /// most recent first, at most ``maxProviders``. Records that disagree on the signed
-    /// fields keep the newer one (by `createdAt`).
+    /// fields keep the newer one (by `createdAt`), except that a revocation by the same
+    /// owner always replaces the active record (and is never replaced by it).
     public static func merge(_ a: ContentRecord, _ b: ContentRecord) -> ContentRecord {
-        guard a.body == b.body else { return b.metadata.createdAt > a.metadata.createdAt ? b : a }
+        guard a.body == b.body else {
+            if let owner = a.owner, owner == b.owner, a.status != b.status { return a.status == .revoked ? a : b }
+            return b.metadata.createdAt > a.metadata.createdAt ? b : a
+        }
         var byPeer: [PeerID: Provider] = [:]
         for p in a.providers + b.providers where (byPeer[p.peer]?.signedAt ?? 0) <= p.signedAt { byPeer[p.peer] = p }
         var merged = a
@@ -142,6 +185,7 @@ public struct ContentRecord: Equatable, Sendable {
     public init(decoding bytes: [UInt8]) throws(WireError) {
         var r = ProtobufReader(bytes, maxFields: 16 + Self.maxProviders)
         var contentID: String?, contentType = "", hash: ContentHash?, metadata: Metadata?, providers: [Provider] = []
+        var owner: PeerID?, status = Status.active, revokedAt: UInt64?
         while let (f, v) = try r.next() {
             switch f {
             case 1:
@@ -154,13 +198,19 @@ public struct ContentRecord: Equatable, Sendable {
             case 5:
                 guard providers.count < Self.maxProviders else { throw .tooManyElements(limit: Self.maxProviders) }
                 providers.append(try Self.decodeProvider(v.data(field: 5)))
+            case 6: owner = try PeerID(bytes: v.data(field: 6))
+            case 7:
+                guard let s = Status(rawValue: try v.uint64(field: 7)) else { throw .invalidValue("unknown content record status") }
+                status = s
+            case 8: revokedAt = try v.uint64(field: 8)
             default: continue
             }
         }
         guard let contentID else { throw .missingField("ContentRecord.content_id") }
         guard let hash else { throw .missingField("ContentRecord.bundle_hash") }
         guard let metadata else { throw .missingField("ContentRecord.metadata") }
-        self.init(contentID: contentID, contentType: contentType, bundleHash: hash, metadata: metadata, providers: providers)
+        self.init(contentID: contentID, contentType: contentType, bundleHash: hash, metadata: metadata, providers: providers,
+                  owner: owner, status: status, revokedAt: revokedAt)
     }
 
     private static func decodeMetadata(_ bytes: [UInt8]) throws(WireError) -> Metadata {

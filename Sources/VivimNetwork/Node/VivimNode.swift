@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -33,6 +38,8 @@ public actor VivimNode {
         public var monitorInterval: Duration = .seconds(5)
         /// Content fetches running at once through ``fetch(contentId:)``.
         public var maxConcurrentFetches = 50
+        /// `content:<id>` topics this node listens on for its owners' revocations of fetched copies.
+        public var maxWatchedContentTopics = 1_000
         /// `/vivim/sync/1.0.0`: access policy, limits, anti-entropy (see VivimNode+Sync.swift).
         public var sync = DocumentSyncService.Configuration()
         /// mDNS discovery on the local network (SPEC §8.6; see VivimNode+Discovery.swift); nil = off.
@@ -115,6 +122,8 @@ public actor VivimNode {
         case invalidTopic(String)
         case unknownContent(String)
         case noProvider(String)
+        /// The owner revoked the content (its signed DHT record says so).
+        case revoked(String)
     }
 
     public let identity: PeerKeyPair
@@ -132,6 +141,10 @@ public actor VivimNode {
     private var subscribers: [String: [UInt64: AsyncStream<PubSubMessage>.Continuation]] = [:]
     private var nextSubscriber: UInt64 = 0
     private var published: [String: ContentHash] = [:]
+    /// `content:<id>` topics subscribed for revocation notices of fetched copies.
+    private var watched: Set<String> = []
+    /// Whether the restored content was provided and its records signed again (after joining).
+    private var reannounced = false
     private var tasks: [Task<Void, Never>] = []
     private var started = false
     private var stopped = false
@@ -194,8 +207,12 @@ public actor VivimNode {
         }
         if !configuration.bootstrap.isEmpty {
             let dht = self.dht, me = peerID
-            tasks.append(Task { _ = try? await dht.findNode(me.bytes) })  // join: look ourselves up
+            tasks.append(Task { [weak self] in
+                _ = try? await dht.findNode(me.bytes)  // join: look ourselves up
+                await self?.reannounce()
+            })
         }
+        for fetched in await storage.fetchedContent { await watch(fetched.contentID) }
         await startDiscovery()
         let interval = configuration.monitorInterval
         tasks.append(Task { [weak self] in
@@ -220,15 +237,17 @@ public actor VivimNode {
                         topics: [String] = [], announcement: [UInt8]? = nil) async throws -> ContentHash {
         guard started else { throw Error.notStarted }
         for t in topics where !Topic.isValid(t) { throw Error.invalidTopic(t) }
-        let hash = try await storage.publish(bytes, replicationFactor: replicationFactor, expiresIn: expiresIn)
+        let created = Self.unixNow
+        let hash = try await storage.publish(bytes, replicationFactor: replicationFactor, expiresIn: expiresIn, contentID: contentId,
+                                             record: .init(contentType: contentType, createdAt: created, topics: topics))
         published[contentId] = hash
         emit(.contentStored(hash))
-        let created = Self.unixNow
         var record = ContentRecord(
             contentID: contentId, contentType: contentType, bundleHash: hash,
             metadata: .init(size: UInt64(bytes.count), createdAt: created,
                             expiresAt: expiresIn.map { created + UInt64(max(0, $0.components.seconds)) },
-                            replicationFactor: UInt32(replicationFactor ?? configuration.storage.storage.defaultReplicationFactor)))
+                            replicationFactor: UInt32(replicationFactor ?? configuration.storage.storage.defaultReplicationFactor)),
+            owner: peerID)
         try record.sign(as: identity, addrs: host.listenAddresses, at: created)
         let dht = self.dht, key = record.key, value = record.encoded
         let put = Task { try await dht.putValue(value, for: key) }
@@ -265,18 +284,31 @@ public actor VivimNode {
 
     /// The bundle of `contentId`, from the local store or a provider, verified against
     /// its hash (at most ``Configuration/maxConcurrentFetches`` at once).
+    /// A copy fetched this way remembers its content id and owner (the record's publisher), so
+    /// the owner's signed revocation deletes it; a revoked record is refused (``Error/revoked(_:)``).
     public func fetch(contentId: String) async throws -> [UInt8] {
-        if let hash = published[contentId] { return try await fetch(hash) }
-        return try await fetch(try await record(of: contentId).bundleHash)
+        if let hash = await ownHash(contentId) { return try await fetch(hash) }
+        let record = try await record(of: contentId)
+        guard record.status == .active else {
+            if await storage.revocationSeen(record) { emit(.contentRevoked(record.bundleHash)) }
+            throw Error.revoked(contentId)
+        }
+        let bytes = try await fetch(record.bundleHash, contentID: contentId, owner: record.publisher)
+        if record.publisher != peerID { await watch(contentId) }
+        return bytes
     }
 
     /// The bundle named `hash`, local or fetched (hash-verified) from a provider found in the DHT.
     public func fetch(_ hash: ContentHash) async throws -> [UInt8] {
+        try await fetch(hash, contentID: nil, owner: nil)
+    }
+
+    private func fetch(_ hash: ContentHash, contentID: String?, owner: PeerID?) async throws -> [UInt8] {
         guard started else { throw Error.notStarted }
         await acquireFetchSlot()
         defer { releaseFetchSlot() }
         do {
-            let bytes = try await storage.get(hash)
+            let bytes = try await storage.get(hash, contentID: contentID, owner: owner)
             count(ok: true)
             return bytes
         } catch {
@@ -285,16 +317,95 @@ public actor VivimNode {
         }
     }
 
-    /// Revokes own content: deletes it here and on every replica holder (acknowledged,
-    /// retried), and refuses to publish it again.
-    public func revoke(contentId: String) async throws {
-        guard let hash = published[contentId] else { throw Error.unknownContent(contentId) }
-        await revoke(hash)
+    private func ownHash(_ contentId: String) async -> ContentHash? {
+        if let hash = published[contentId] { return hash }
+        return await storage.ownContent(contentId)
     }
 
-    public func revoke(_ hash: ContentHash) async {
+    /// Revokes own content (also after a restart): deletes it here and on every replica holder
+    /// (acknowledged, retried), refuses to publish it again, puts its revoked record (signed by
+    /// this node) in the DHT and sends a signed revocation notice on `content:<id>`, the topics
+    /// it was announced on and `topics`, so that nodes holding fetched copies delete them too.
+    public func revoke(contentId: String, topics: [String] = []) async throws {
+        guard let hash = await ownHash(contentId) else { throw Error.unknownContent(contentId) }
+        await revoke(hash, topics: topics)
+    }
+
+    /// Revokes own content by hash (see ``revoke(contentId:topics:)``; the revoked record and
+    /// notice go out when the content id is known here).
+    public func revoke(_ hash: ContentHash) async { await revoke(hash, topics: []) }
+
+    private func revoke(_ hash: ContentHash, topics: [String]) async {
+        let entry = await storage.entry(hash)
         await storage.revoke(hash)
         emit(.contentRevoked(hash))
+        guard let entry, entry.origin == .own, let contentID = entry.contentID else { return }
+        published[contentID] = nil
+        let info = entry.record ?? .init(contentType: "application/vivim-bundle+json", createdAt: Self.unixNow)
+        let active = ContentRecord(contentID: contentID, contentType: info.contentType, bundleHash: hash,
+                                   metadata: .init(size: UInt64(entry.size), createdAt: info.createdAt,
+                                                   replicationFactor: UInt32(entry.replicationFactor)),
+                                   owner: peerID)
+        var revoked = active.revoked(at: Self.unixNow)
+        do {
+            try revoked.sign(as: identity, addrs: [], at: Self.unixNow)
+        } catch {
+            logger.warning("revocation not signed", metadata: ["content": "\(contentID)", "error": "\(error)"])
+            return
+        }
+        let dht = self.dht, key = revoked.key, value = revoked.encoded
+        let put = Task { try await dht.putValue(value, for: key) }
+        let notice = Self.revocationNotice(revoked)
+        for topic in Set(topics + info.topics + [Topic.content(contentID)]).sorted() where Topic.isValid(topic) {
+            do { try await pubsub.publish(topic, notice) } catch {
+                logger.notice("revocation notice not sent", metadata: ["topic": "\(topic)", "error": "\(error)"])
+            }
+        }
+        do { try await put.value } catch {
+            logger.notice("revoked record not put", metadata: ["content": "\(contentID)", "error": "\(error)"])
+        }
+    }
+
+    /// After a restart, once the DHT knows a peer: provides every bundle held, checks and
+    /// repairs replicas of own content, and puts each own content's record again, signed now.
+    private func reannounce() async {
+        guard !reannounced, !stopped, await dht.routingTableSize > 0 else { return }
+        reannounced = true
+        await storage.announceRestored()
+        let addrs = host.listenAddresses, now = Self.unixNow
+        for own in await storage.ownRecords where published[own.contentID] == nil || published[own.contentID] == own.hash {
+            published[own.contentID] = own.hash
+            guard let info = own.entry.record else { continue }
+            var record = ContentRecord(contentID: own.contentID, contentType: info.contentType, bundleHash: own.hash,
+                                       metadata: .init(size: UInt64(own.entry.size), createdAt: info.createdAt,
+                                                       replicationFactor: UInt32(own.entry.replicationFactor)),
+                                       owner: peerID)
+            guard (try? record.sign(as: identity, addrs: addrs, at: now)) != nil else { continue }
+            let dht = self.dht, key = record.key, value = record.encoded
+            tasks.append(Task { _ = try? await dht.putValue(value, for: key) })
+        }
+    }
+
+    /// Listens on `content:<id>` for the owner's revocation of a fetched copy (bounded).
+    private func watch(_ contentID: String) async {
+        let topic = Topic.content(contentID)
+        guard Topic.isValid(topic), !watched.contains(topic), watched.count < configuration.maxWatchedContentTopics else { return }
+        watched.insert(topic)
+        await pubsub.subscribe(topic)
+    }
+
+    /// A revocation notice (on any topic): if its record is a revocation signed by the owner a
+    /// local copy was fetched under, the copy is deleted and tombstoned. Forged ones are ignored.
+    private func revocationNotice(_ message: PubSubMessage) async {
+        guard message.data.count <= Self.maxNotice, message.data.starts(with: Self.revocationPrefix),
+              let notice = try? JSONDecoder().decode(RevocationNotice.self, from: Data(message.data)),
+              notice.type == "content.revoked", let bytes = ContentStore.unhex(notice.record),
+              let record = try? ContentRecord(decoding: bytes), record.contentID == notice.contentId else { return }
+        if await storage.revocationSeen(record) {
+            emit(.contentRevoked(record.bundleHash))
+            let topic = Topic.content(record.contentID)
+            if watched.remove(topic) != nil, subscribers[topic] == nil { await pubsub.unsubscribe(topic) }
+        }
     }
 
     // MARK: pubsub
@@ -323,12 +434,13 @@ public actor VivimNode {
         subscribers[topic]?[id] = nil
         if subscribers[topic]?.isEmpty == true {
             subscribers[topic] = nil
-            if topic != Topic.networkAnnounce { await pubsub.unsubscribe(topic) }
+            if topic != Topic.networkAnnounce && !watched.contains(topic) { await pubsub.unsubscribe(topic) }
         }
     }
 
-    private func dispatch(_ message: PubSubMessage) {
+    private func dispatch(_ message: PubSubMessage) async {
         for c in (subscribers[message.topic] ?? [:]).values { c.yield(message) }
+        if message.data.starts(with: Self.revocationPrefix) { await revocationNotice(message) }
     }
 
     // MARK: monitor
@@ -360,6 +472,7 @@ public actor VivimNode {
 
     private func monitor() async {
         guard !stopped else { return }
+        if !reannounced { await reannounce() }
         let current = await status()
         if current.status != .healthy && current.status != lastHealth { emit(.alert(.degraded(current.status))) }
         lastHealth = current.status
@@ -440,6 +553,27 @@ public actor VivimNode {
     static func percentile(_ sorted: [Double], _ p: Double) -> Double {
         guard !sorted.isEmpty else { return 0 }
         return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
+    }
+
+    static let maxNotice = 64 * 1024
+    static let revocationPrefix = Array("{\"type\":\"content.revoked\"".utf8)
+
+    /// What a revocation notice carries: `{type: "content.revoked", contentId, bundleHash, owner,
+    /// record}`, `record` being the hex of the revoked ``ContentRecord`` signed by the owner —
+    /// verifiable by any holder whatever the topic or the relaying peers.
+    struct RevocationNotice: Codable {
+        var type: String
+        var contentId: String
+        var bundleHash: String
+        var owner: String
+        var record: String
+    }
+
+    static func revocationNotice(_ record: ContentRecord) -> [UInt8] {
+        func quoted(_ s: String) -> String {
+            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        return Array("{\"type\":\"content.revoked\",\"contentId\":\(quoted(record.contentID)),\"bundleHash\":\(quoted(record.bundleHash.description)),\"owner\":\(quoted(record.owner?.description ?? "")),\"record\":\"\(hex(record.encoded))\"}".utf8)
     }
 
     /// The default notification: a small JSON object (the gossip message itself is signed).

@@ -78,4 +78,122 @@ public struct ContentStore: Sendable {
         let path = self.path(hash)
         _ = try? await pool.runIfActive { unlink(path) }
     }
+
+    // MARK: restart
+
+    /// The file holding the storage index (``StorageIndex``), next to the bundles.
+    public static let indexName = "storage.index"
+    /// An index larger than this is not read (it is rebuilt from the files).
+    static let maxIndexSize = 256 << 20
+    var indexPath: String { directory + "/" + Self.indexName }
+
+    /// Every bundle file in the directory, read and verified against the hash its name
+    /// gives: hash → size. A file whose bytes do not match its name is deleted; leftover
+    /// temporary files too. Bounded by `limit` files. Throws when the directory cannot be
+    /// read (or the thread pool is gone), never deleting anything then.
+    public func verifiedFiles(limit: Int = 1_000_000, maxSize: Int = 1 << 30) async throws -> (files: [ContentHash: Int], removed: Int) {
+        let directory = self.directory
+        return try await pool.runIfActive {
+            guard let dir = opendir(directory) else { throw Error.io("opendir \(directory)", errno: errno) }
+            var names: [String] = []
+            while names.count < limit, let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            closedir(dir)
+            var files: [ContentHash: Int] = [:], removed = 0
+            for name in names.sorted() {
+                let path = directory + "/" + name
+                if name.hasSuffix(".tmp") { unlink(path); continue }
+                guard let key = Self.unhex(name), let hash = try? ContentHash(multihashBytes: key), hex(hash.key) == name else { continue }
+                switch Self.readFile(path, maxSize: maxSize) {
+                case .some(let bytes) where hash.matches(bytes):
+                    files[hash] = bytes.count
+                case .some:
+                    unlink(path)  // the bytes are not what the name says
+                    removed += 1
+                case .none:
+                    continue  // unreadable or too large: left alone, not known
+                }
+            }
+            return (files, removed)
+        }
+    }
+
+    /// Reads a whole file (blocking; thread pool only).
+    private static func readFile(_ path: String, maxSize: Int) -> [UInt8]? {
+        var st = stat()
+        guard stat(path, &st) == 0, Int(st.st_size) <= maxSize else { return nil }
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out = [UInt8](repeating: 0, count: Int(st.st_size))
+        var offset = 0
+        while offset < out.count {
+            let n = out[offset...].withUnsafeMutableBytes { systemRead(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { return nil }
+            offset += n
+        }
+        return out
+    }
+
+    /// The bytes of the index file, nil when absent or over ``maxIndexSize``.
+    public func readIndex() async throws -> [UInt8]? {
+        let path = indexPath
+        return try await pool.runIfActive {
+            var st = stat()
+            guard stat(path, &st) == 0, Int(st.st_size) <= Self.maxIndexSize else { return nil }
+            let fd = open(path, O_RDONLY)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            var out = [UInt8](repeating: 0, count: Int(st.st_size))
+            var offset = 0
+            while offset < out.count {
+                let n = out[offset...].withUnsafeMutableBytes { systemRead(fd, $0.baseAddress, $0.count) }
+                guard n > 0 else { break }
+                offset += n
+            }
+            return Array(out.prefix(offset))
+        }
+    }
+
+    /// Replaces the index file atomically: temporary file, fsync, rename, fsync of the directory.
+    public func writeIndex(_ bytes: [UInt8]) async throws {
+        let path = indexPath, directory = self.directory
+        try await pool.runIfActive {
+            let tmp = path + ".tmp"
+            let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            guard fd >= 0 else { throw Error.io("create \(tmp)", errno: errno) }
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes[offset...].withUnsafeBytes { systemWrite(fd, $0.baseAddress, $0.count) }
+                guard n > 0 else { close(fd); unlink(tmp); throw Error.io("write \(tmp)", errno: errno) }
+                offset += n
+            }
+            let synced = fsync(fd)
+            close(fd)
+            guard synced == 0, rename(tmp, path) == 0 else { unlink(tmp); throw Error.io("commit \(path)", errno: errno) }
+            let dfd = open(directory, O_RDONLY)
+            if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+        }
+    }
+
+    static func unhex(_ s: String) -> [UInt8]? {
+        let chars = Array(s.utf8)
+        guard !chars.isEmpty, chars.count % 2 == 0, chars.count <= 256 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 0x30...0x39: c - 0x30
+            case 0x61...0x66: c - 0x61 + 10
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(chars.count / 2)
+        for i in stride(from: 0, to: chars.count, by: 2) {
+            guard let hi = nibble(chars[i]), let lo = nibble(chars[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+        }
+        return out
+    }
 }

@@ -23,6 +23,11 @@ public struct StorageManager: Sendable {
         /// How long a revoked id (or an id its owner asked us to delete) is refused.
         public var tombstoneRetention: Duration = .seconds(30 * 24 * 3600)
         public var maxTombstones = 100_000
+        /// A copy fetched under a known owner is checked this often for the owner's signed
+        /// revocation (its DHT record), in case the pubsub notice was missed.
+        public var revocationCheckInterval: Duration = .seconds(3600)
+        /// At most this many such checks start per tick (oldest first).
+        public var maxRevocationChecksPerTick = 8
         public init() {}
     }
 
@@ -40,6 +45,21 @@ public struct StorageManager: Sendable {
 
     public enum Tier: Sendable, Equatable { case hot, warm, cold }
 
+    /// What the signed DHT record of own content says, kept so it can be signed again
+        /// after a restart (and turned into its revocation).
+        public struct RecordInfo: Sendable, Equatable {
+            public var contentType: String
+            /// Unix seconds.
+            public var createdAt: UInt64
+            /// Topics the content was announced on (its revocation is announced there too).
+            public var topics: [String]
+            public init(contentType: String, createdAt: UInt64, topics: [String] = []) {
+                self.contentType = contentType
+                self.createdAt = createdAt
+                self.topics = topics
+            }
+        }
+
     public struct Entry: Sendable, Equatable {
         public var size: Int
         public var origin: Origin
@@ -56,6 +76,15 @@ public struct StorageManager: Sendable {
         /// again; still asked to delete on revocation, as they may hold the bytes after all).
         public var refused: Set<PeerID> = []
         public var lastRepairCheck: NetworkInstant
+        /// The content id it was published or fetched under, when known.
+        public var contentID: String? = nil
+        /// Fetched or cached copies: the owner they were fetched under — whose signed
+        /// revocation deletes them.
+        public var owner: PeerID? = nil
+        /// Own content: the fields of its signed DHT record.
+        public var record: RecordInfo? = nil
+        /// When the owner's revocation was last looked for (nil: not yet).
+        public var lastRevocationCheck: NetworkInstant? = nil
     }
 
     public enum Action: Sendable, Hashable {
@@ -67,6 +96,9 @@ public struct StorageManager: Sendable {
         case replicate(ContentHash, to: PeerID, expiresAt: NetworkInstant?)
         /// Ask `peer` whether it still holds the content; report with ``replicaLost`` if not.
         case verifyReplica(ContentHash, at: PeerID)
+        /// Look up the DHT record of `contentID` and report a revocation signed by `owner` with
+        /// ``revocationSeen(_:by:now:)``.
+        case checkRevocation(ContentHash, contentID: String, owner: PeerID)
         /// Remove the local bytes.
         case deleteLocal(ContentHash)
         /// Ask a replica holder to delete; report with ``deletionAcknowledged`` / ``deletionFailed``.
@@ -122,6 +154,8 @@ public struct StorageManager: Sendable {
     public private(set) var entries: [ContentHash: Entry] = [:]
     public private(set) var deletions: [Deletion] = []
     public private(set) var tombstones: [TombstoneKey: Tombstone] = [:]
+    /// Tombstones per hash (any owner), so ``isTombstoned(_:)`` is one lookup.
+    private var buried: [ContentHash: Int] = [:]
     static let maxDeletionLog = 10_000
 
     public init(localPeer: PeerID, configuration: Configuration = .init()) {
@@ -134,10 +168,17 @@ public struct StorageManager: Sendable {
     // MARK: local events
 
     /// The shell stored bytes locally (after verifying them against `hash`).
+    /// `contentID` and `owner` name what a fetched copy was fetched as (so the owner's signed
+    /// revocation can reach it); `record` describes own content's DHT record.
     public mutating func stored(_ hash: ContentHash, size: Int, origin: Origin, replicationFactor: Int? = nil,
-                                expiresAt: NetworkInstant? = nil, now: NetworkInstant) -> [Action] {
+                                expiresAt: NetworkInstant? = nil, contentID: String? = nil, owner: PeerID? = nil,
+                                record: RecordInfo? = nil, now: NetworkInstant) -> [Action] {
         // The owner deleted it while the replica was being fetched: drop the bytes.
         if case .replica(let owner) = origin, tombstones[TombstoneKey(hash: hash, owner: owner)] != nil {
+            return entries[hash] == nil ? [.deleteLocal(hash)] : []
+        }
+        // A copy of revoked content (fetched while the revocation was on its way): drop it.
+        if origin == .fetched || origin == .cached, isTombstoned(hash) {
             return entries[hash] == nil ? [.deleteLocal(hash)] : []
         }
         let tier: Tier
@@ -148,8 +189,11 @@ public struct StorageManager: Sendable {
         case .cached: tier = .warm
         }
         let factor = origin == .own ? (replicationFactor ?? configuration.defaultReplicationFactor) : 0
+        let previous = entries[hash]
         entries[hash] = Entry(size: size, origin: origin, tier: tier, replicationFactor: factor,
-                              lastAccess: now, expiresAt: expiresAt, lastRepairCheck: now)
+                              lastAccess: now, expiresAt: expiresAt, lastRepairCheck: now,
+                              contentID: contentID ?? previous?.contentID, owner: owner ?? previous?.owner,
+                              record: record, lastRevocationCheck: now)
         var actions: [Action] = [.announce(hash)]
         if factor > 0 { actions.append(.findTargets(hash, count: factor + 2)) }
         return actions + evict(now: now)
@@ -165,6 +209,25 @@ public struct StorageManager: Sendable {
     /// Whether this node revoked (or let expire) its own content `hash`; it is not published again.
     public func isRevoked(_ hash: ContentHash) -> Bool { tombstones[TombstoneKey(hash: hash, owner: localPeer)] != nil }
 
+    /// Whether any owner revoked or deleted `hash` here: it is neither served, fetched nor kept.
+    public func isTombstoned(_ hash: ContentHash) -> Bool { buried[hash] != nil }
+
+    /// A revocation of `hash` signed by `owner` was seen (a pubsub notice or the DHT record;
+    /// the shell verified the signature). A copy fetched, cached or replicated under that
+    /// owner is deleted and tombstoned; anything else (own content, another owner's copy,
+    /// a copy whose owner is unknown) stays.
+    public mutating func revocationSeen(_ hash: ContentHash, by owner: PeerID, now: NetworkInstant) -> [Action] {
+        guard owner != localPeer, let e = entries[hash] else { return [] }
+        let holderOwner: PeerID? = switch e.origin {
+        case .own: nil
+        case .replica(let o): o
+        case .fetched, .cached: e.owner
+        }
+        guard holderOwner == owner else { return [] }
+        bury(TombstoneKey(hash: hash, owner: owner), Tombstone(reason: .revoked, at: now), now: now)
+        return delete(hash, reason: .revoked, now: now)
+    }
+
     /// `owner` asks this node to keep a replica of `hash`.
     public mutating func replicaRequested(_ hash: ContentHash, size: Int, from owner: PeerID) -> ReplicaDecision {
         guard owner != localPeer, tombstones[TombstoneKey(hash: hash, owner: owner)] == nil else { return .refuse }
@@ -173,6 +236,7 @@ public struct StorageManager: Sendable {
             // revocation reaches it; own content or another owner's replica stays as it is.
             if e.origin == .fetched || e.origin == .cached {
                 entries[hash]!.origin = .replica(owner: owner)
+                entries[hash]!.owner = owner
                 if !e.pinned { entries[hash]!.tier = .cold }
             }
             return .alreadyHeld
@@ -305,9 +369,18 @@ public struct StorageManager: Sendable {
     private mutating func bury(_ key: TombstoneKey, _ tombstone: Tombstone, now: NetworkInstant) {
         if tombstones[key] == nil, tombstones.count >= configuration.maxTombstones,
            let oldest = tombstones.min(by: { $0.value.at < $1.value.at })?.key {
-            tombstones[oldest] = nil
+            forget(oldest)
         }
-        if tombstones[key] == nil { tombstones[key] = tombstone }
+        if tombstones[key] == nil {
+            tombstones[key] = tombstone
+            buried[key.hash, default: 0] += 1
+        }
+    }
+
+    private mutating func forget(_ key: TombstoneKey) {
+        guard tombstones.removeValue(forKey: key) != nil else { return }
+        buried[key.hash, default: 1] -= 1
+        if buried[key.hash] == 0 { buried[key.hash] = nil }
     }
 
     /// Deletion requests due for a retry; tombstones past their retention are forgotten.
@@ -316,7 +389,7 @@ public struct StorageManager: Sendable {
         for key in tombstones.keys.sorted(by: { $0.hash.key.lexicographicallyPrecedes($1.hash.key) || ($0.hash == $1.hash && $0.owner < $1.owner) }) {
             guard var t = tombstones[key] else { continue }
             if now - t.at >= configuration.tombstoneRetention {
-                tombstones[key] = nil
+                forget(key)
                 continue
             }
             guard key.owner == localPeer else { continue }
@@ -351,7 +424,27 @@ public struct StorageManager: Sendable {
                 actions += repairIfNeeded(hash)
             }
         }
-        return actions + evict(now: now)
+        return actions + evict(now: now) + revocationChecks(now: now)
+    }
+
+    /// Copies fetched under a known owner whose revocation was not looked for within
+    /// ``Configuration/revocationCheckInterval``, oldest first, bounded per tick.
+    private mutating func revocationChecks(now: NetworkInstant) -> [Action] {
+        let due = entries.compactMap { hash, e -> (ContentHash, NetworkInstant?, String, PeerID)? in
+            guard e.origin == .fetched || e.origin == .cached, let id = e.contentID, let owner = e.owner else { return nil }
+            if let last = e.lastRevocationCheck, now - last < configuration.revocationCheckInterval { return nil }
+            return (hash, e.lastRevocationCheck, id, owner)
+        }
+        .sorted { a, b in
+            let (x, y) = (a.1 ?? .zero, b.1 ?? .zero)
+            return x != y ? x < y : a.0.key.lexicographicallyPrecedes(b.0.key)
+        }
+        var actions: [Action] = []
+        for (hash, _, id, owner) in due.prefix(max(0, configuration.maxRevocationChecksPerTick)) {
+            entries[hash]!.lastRevocationCheck = now
+            actions.append(.checkRevocation(hash, contentID: id, owner: owner))
+        }
+        return actions
     }
 
     /// LRU eviction of unpinned, non-own content over the tier capacities.
@@ -368,5 +461,121 @@ public struct StorageManager: Sendable {
             }
         }
         return actions
+    }
+}
+
+// MARK: - persistence
+
+extension StorageManager {
+    /// What ``restore(_:files:now:unixNow:)`` did.
+    public struct Restoration: Sendable, Equatable {
+        /// To execute: provide everything held, check replicas of own content and repair them,
+        /// delete expired or refused files, ask holders of expired content to delete it.
+        public var actions: [Action] = []
+        /// Entries restored from the index (with their file present).
+        public var restored = 0
+        /// Files present without an index entry, adopted as cached content.
+        public var adopted: [ContentHash] = []
+        /// Index entries whose file is missing (or fails its hash), forgotten.
+        public var dropped: [ContentHash] = []
+        /// Content found expired (deleted, and for own content its holders asked to delete).
+        public var expired: [ContentHash] = []
+        /// Files of content tombstoned here (deleted).
+        public var refused: [ContentHash] = []
+    }
+
+    /// This node's state as wall-clock records, to write to disk.
+    public func snapshot(now: NetworkInstant, unixNow: UInt64) -> StorageIndex {
+        func unix(_ t: NetworkInstant) -> UInt64 {
+            let delta = (t - now).components.seconds
+            return delta >= 0 ? unixNow &+ UInt64(delta) : unixNow - min(unixNow, UInt64(-delta))
+        }
+        let items = entries.sorted { $0.key.key.lexicographicallyPrecedes($1.key.key) }.map { hash, e in
+            StorageIndex.Item(hash: hash, origin: e.origin, owner: e.owner, size: e.size, replicationFactor: e.replicationFactor,
+                              pinned: e.pinned, expiresAt: e.expiresAt.map(unix), lastAccess: unix(e.lastAccess),
+                              replicas: e.replicas.union(e.pending).sorted(), refused: e.refused.subtracting(e.replicas).sorted(),
+                              contentID: e.contentID, contentType: e.record?.contentType, createdAt: e.record?.createdAt,
+                              topics: e.record?.topics ?? [])
+        }
+        let graves = tombstones.sorted { a, b in
+                a.key.hash == b.key.hash ? a.key.owner < b.key.owner : a.key.hash.key.lexicographicallyPrecedes(b.key.hash.key)
+            }
+            .map { key, t in
+                StorageIndex.Grave(hash: key.hash, owner: key.owner, reason: t.reason, at: unix(t.at),
+                                   unacknowledged: t.unacknowledged.mapValues(\.attempts), abandoned: t.abandoned.sorted())
+            }
+        return StorageIndex(items: items, graves: graves)
+    }
+
+    /// Rebuilds the state after a restart from `index` (nil or partial when the file was
+    /// missing or damaged) and the bundle files found on disk (`files`: hash → size, every
+    /// one verified against its hash by the shell). An entry without a file is dropped; a
+    /// file without an entry is adopted as cached content; tombstones come back with their
+    /// unacknowledged deletions due at once; expired content is deleted. Replicas of own
+    /// content are checked again (and repaired to the factor).
+    public mutating func restore(_ index: StorageIndex?, files: [ContentHash: Int], now: NetworkInstant,
+                                 unixNow: UInt64) -> Restoration {
+        func instant(_ unix: UInt64) -> NetworkInstant {
+            if unix >= unixNow { return now + .seconds(Int64(min(unix - unixNow, UInt64(Int64.max / 4_000_000_000)))) }
+            let back = min(unix == 0 ? UInt64.max : unixNow - unix, now.nanoseconds / 1_000_000_000)
+            return NetworkInstant(nanoseconds: now.nanoseconds - back * 1_000_000_000)
+        }
+        var out = Restoration()
+        for g in index?.graves ?? [] {
+            var t = Tombstone(reason: g.reason, at: instant(g.at))
+            for (peer, attempts) in g.unacknowledged { t.unacknowledged[peer] = Tombstone.Retry(attempts: max(1, attempts), next: now) }
+            t.abandoned = Set(g.abandoned)
+            bury(TombstoneKey(hash: g.hash, owner: g.owner), t, now: now)
+        }
+        var seen: Set<ContentHash> = []
+        for item in index?.items ?? [] where seen.insert(item.hash).inserted {
+            guard let size = files[item.hash] else { out.dropped.append(item.hash); continue }
+            let owner: PeerID? = if case .replica(let o) = item.origin { o } else { item.origin == .own ? localPeer : item.owner }
+            if let owner, tombstones[TombstoneKey(hash: item.hash, owner: owner)] != nil || (item.origin != .own && isTombstoned(item.hash)) {
+                out.refused.append(item.hash)
+                out.actions.append(.deleteLocal(item.hash))
+                continue
+            }
+            let tier: Tier = switch item.origin {
+            case .own, .fetched: .hot
+            case .replica: .cold
+            case .cached: item.pinned ? .hot : .warm
+            }
+            var e = Entry(size: size, origin: item.origin, tier: tier, replicationFactor: item.origin == .own ? item.replicationFactor : 0,
+                          lastAccess: instant(item.lastAccess), expiresAt: item.expiresAt.map(instant), lastRepairCheck: now,
+                          contentID: item.contentID, owner: item.origin == .fetched || item.origin == .cached ? item.owner : nil,
+                          record: item.contentType.map { RecordInfo(contentType: $0, createdAt: item.createdAt ?? 0, topics: item.topics) },
+                          lastRevocationCheck: nil)
+            e.pinned = item.pinned
+            e.replicas = Set(item.replicas).subtracting([localPeer])
+            e.refused = Set(item.refused).subtracting(e.replicas)
+            entries[item.hash] = e
+            out.restored += 1
+        }
+        for (hash, size) in files.sorted(by: { $0.key.key.lexicographicallyPrecedes($1.key.key) }) where entries[hash] == nil && !seen.contains(hash) {
+            if isTombstoned(hash) {
+                out.refused.append(hash)
+                out.actions.append(.deleteLocal(hash))
+                continue
+            }
+            entries[hash] = Entry(size: size, origin: .cached, tier: .warm, replicationFactor: 0, lastAccess: now,
+                                  expiresAt: nil, lastRepairCheck: now)
+            out.adopted.append(hash)
+        }
+        for hash in entries.keys.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            guard let e = entries[hash] else { continue }
+            if let expiry = e.expiresAt, expiry <= now {
+                out.expired.append(hash)
+                out.actions += delete(hash, reason: .expired, now: now)
+                continue
+            }
+            out.actions.append(.announce(hash))
+            if e.origin == .own {
+                out.actions += e.replicas.sorted().map { .verifyReplica(hash, at: $0) }
+                out.actions += repairIfNeeded(hash)
+            }
+        }
+        out.actions += evict(now: now)
+        return out
     }
 }

@@ -56,4 +56,47 @@ import Testing
         for s in services { await s.stop() }
         for h in hosts { await h.shutdown() }
     }
+
+    /// RPCs are verified several at a time off the actor; they must still reach the
+    /// router, and the subscriber, in the order the peer sent them, and an invalid
+    /// message among them is dropped.
+    @Test func deliversOnePeersMessagesInOrderWhileVerifyingAhead() async throws {
+        let topic = "t"
+        let node = P2PHost(identity: PeerKeyPair())
+        let addr = try await node.listen()
+        let service = PubSubService(host: node)
+        await service.start()
+        await service.subscribe(topic)
+        let source = P2PHost(identity: PeerKeyPair())
+        source.handle(PubSubRPC.protocolID) { stream in
+            for _ in 0..<Int.max { guard try await stream.read() != nil else { break } }
+        }
+        let stream = try await source.dial(addr).openStream(PubSubRPC.protocolID)
+        try await stream.write(VarintFrame.encode(PubSubRPC(subscriptions: [.init(subscribe: true, topic: topic)]).encoded))
+        let author = PeerKeyPair()
+        var expected: [[UInt8]] = []
+        var frames: [UInt8] = []
+        for n in 0..<200 {
+            // RPCs of 1 to 40 messages, so verification tasks of different lengths overlap.
+            var rpc = PubSubRPC()
+            for k in 0..<(n % 40 + 1) {
+                let data = Array("m\(n).\(k)".utf8)
+                var m = try PubSubRPC.Message.signed(by: author, data: data, seqno: UInt64(n * 100 + k + 1), topic: topic)
+                // One forged message (a few would graylist the sender, by design).
+                if n == 5 && k == 3 { m.data = Array("forged".utf8) } else { expected.append(data) }
+                rpc.messages.append(m)
+            }
+            frames += VarintFrame.encode(rpc.encoded)
+        }
+        let count = expected.count
+        let collecting = Task { await Self.collect(service, count: count) }
+        try await stream.write(frames)
+        let got = await collecting.value
+        #expect(got.count == expected.count)
+        #expect(zip(got, expected).allSatisfy { $0.data == $1 })
+        #expect(got.allSatisfy { $0.author == author.peerID })
+        await service.stop()
+        await node.shutdown()
+        await source.shutdown()
+    }
 }

@@ -513,7 +513,7 @@ private func peer(_ n: UInt8) -> PeerID { try! PeerKeyPair(seed: [UInt8](repeati
 
     /// Polls `condition` every 5 ms for at most `limit`, returning as soon as it holds.
     /// (A generous bound: other suites' CPU-bound tests share the cooperative pool.)
-    func eventually(within limit: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
+    func eventually(within limit: Duration = .seconds(30), _ condition: () async -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             if await condition() { return true }

@@ -10,6 +10,8 @@ public actor DHTService {
         public var kademlia = KademliaNode.Configuration()
         /// How often ``KademliaNode/tick(now:rng:)`` runs (timeouts, expiry, republish, refresh).
         public var tickInterval: Duration = .seconds(1)
+        /// False when an orchestrator calls ``tick()`` on its own schedule (``VivimNode`` does).
+        public var runsOwnTicker = true
         /// Requests one inbound kad stream may carry before it is closed.
         public var maxRequestsPerStream = 64
         public init() {}
@@ -45,6 +47,7 @@ public actor DHTService {
         host.handle(KadMessage.protocolID) { [weak self] stream in
             try await self?.serve(stream)
         }
+        guard configuration.runsOwnTicker else { return }
         ticker = Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: tickInterval)
@@ -61,7 +64,8 @@ public actor DHTService {
         waiters = [:]
     }
 
-    private func tick() {
+    /// Runs the node's timers: request timeouts, record expiry, republish, bucket refresh.
+    public func tick() {
         node.localAddrs = host.listenAddresses
         execute(node.tick(now: now, rng: &rng))
     }

@@ -17,7 +17,27 @@ public actor StorageService {
         public var persistIndex = true
         /// Changes are written at most this long after they happen (coalesced).
         public var indexFlushDelay: Duration = .milliseconds(200)
+        /// False when an orchestrator calls ``tick()`` on its own schedule (``VivimNode`` does).
+        public var runsOwnTicker = true
         public init() {}
+    }
+
+    /// How providers and replica holders are chosen (SPEC §8.7's content router and
+    /// topology); without one, DHT order is used.
+    public struct Routing: Sendable {
+        /// Providers of a bundle, best first.
+        public var rank: @Sendable ([KadMessage.Peer]) async -> [KadMessage.Peer]
+        /// The result of one fetch attempt from a provider.
+        public var report: @Sendable (ContentRouter.FetchOutcome) async -> Void
+        /// Up to `count` replica holders for a DHT key among the closest peers found.
+        public var targets: @Sendable (_ key: [UInt8], _ candidates: [PeerID], _ count: Int) async -> [PeerID]
+        public init(rank: @escaping @Sendable ([KadMessage.Peer]) async -> [KadMessage.Peer],
+                    report: @escaping @Sendable (ContentRouter.FetchOutcome) async -> Void,
+                    targets: @escaping @Sendable ([UInt8], [PeerID], Int) async -> [PeerID]) {
+            self.rank = rank
+            self.report = report
+            self.targets = targets
+        }
     }
 
     private let host: P2PHost
@@ -30,6 +50,7 @@ public actor StorageService {
     private var tasks: [UInt64: Task<Void, Never>] = [:]
     private var nextTask: UInt64 = 0
     private var ticker: Task<Void, Never>?
+    private var routing: Routing?
     private let logger: Logger
     /// Network actions of the restore (provide, replica checks, repair), run once the DHT knows a peer.
     private var restoredActions: [StorageManager.Action] = []
@@ -77,6 +98,7 @@ public actor StorageService {
         host.handle(ReplicationProtocol.protocolID) { [weak self] stream in
             try await self?.serve(stream)
         }
+        guard configuration.runsOwnTicker else { return }
         let interval = configuration.tickInterval
         ticker = Task { [weak self] in
             while !Task.isCancelled {
@@ -264,9 +286,19 @@ public actor StorageService {
             return local
         }
         var lastError: any Swift.Error = ContentTransferService.Error.notFound
-        for provider in try await dht.findProviders(hash.key, wanted: 3) where provider.id != host.peerID {
+        let found = try await dht.findProviders(hash.key, wanted: 3)
+        let providers = await routing?.rank(found) ?? found
+        for provider in providers where provider.id != host.peerID {
             do {
-                let bytes = try await transfer.fetch(hash, from: provider.id, addrs: provider.addrs)
+                let started = ContinuousClock.now
+                let bytes: [UInt8]
+                do {
+                    bytes = try await transfer.fetch(hash, from: provider.id, addrs: provider.addrs)
+                } catch {
+                    await routing?.report(.failure(provider.id))
+                    throw error
+                }
+                await routing?.report(.success(provider.id, bytes: bytes.count, duration: ContinuousClock.now - started))
                 guard !manager.isTombstoned(hash) else { throw Error.revoked(hash) }
                 try await store.write(bytes, as: hash)
                 execute(manager.stored(hash, size: bytes.count, origin: .fetched, contentID: contentID, owner: owner, now: now))
@@ -277,6 +309,9 @@ public actor StorageService {
         }
         throw lastError
     }
+
+    /// Provider ranking, fetch feedback and replica-holder choice (set by ``VivimNode``).
+    public func setRouting(_ routing: Routing?) { self.routing = routing }
 
     public func pin(_ hash: ContentHash) { manager.pin(hash); scheduleFlush() }
     public func unpin(_ hash: ContentHash) { execute(manager.unpin(hash, now: now)) }
@@ -310,7 +345,8 @@ public actor StorageService {
             case .findTargets(let hash, let count):
                 spawn { [weak self, dht] in
                     guard let result = try? await dht.findNode(hash.key) else { return }
-                    await self?.targetsFound(hash, Array(result.closest.prefix(count)))
+                    let chosen = await self?.routing?.targets(hash.key, result.closest, count) ?? Array(result.closest.prefix(count))
+                    await self?.targetsFound(hash, chosen)
                 }
             case .replicate(let hash, let peer, let expiresAt):
                 let size = UInt64(manager.entries[hash]?.size ?? 0)

@@ -44,6 +44,9 @@ public actor VivimNode {
         public var sync = DocumentSyncService.Configuration()
         /// mDNS discovery on the local network (SPEC §8.6; see VivimNode+Discovery.swift); nil = off.
         public var mdns: MDNSService.Configuration? = nil
+        /// Task scheduler, topology and content router (SPEC §8.7): the one driver of the
+        /// services' periodic work, provider ranking for fetches, replica-holder choice.
+        public var orchestration = OrchestrationService.Configuration()
         public init(contentDirectory: String) { self.contentDirectory = contentDirectory }
     }
 
@@ -135,6 +138,7 @@ public actor VivimNode {
     public nonisolated let storage: StorageService
     public nonisolated let connections: ConnectionManagerService
     public nonisolated let sync: DocumentSyncService
+    public nonisolated let orchestration: OrchestrationService
     /// Peer, content and alert events, for one consumer (e.g. `WS /ws/network`).
     public nonisolated let events: AsyncStream<NetworkEvent>
     private let eventSink: AsyncStream<NetworkEvent>.Continuation
@@ -165,15 +169,22 @@ public actor VivimNode {
         self.configuration = configuration
         self.logger = logger
         host = P2PHost(identity: identity, configuration: configuration.host, logger: logger)
-        dht = DHTService(host: host, configuration: configuration.dht, logger: logger)
+        // The orchestrator runs the services' periodic work (see ``scheduleMaintenance()``).
+        var dhtConfig = configuration.dht
+        dhtConfig.runsOwnTicker = false
+        dht = DHTService(host: host, configuration: dhtConfig, logger: logger)
         pubsub = PubSubService(host: host, configuration: configuration.gossip, logger: logger)
         var storageConfig = configuration.storage
+        storageConfig.runsOwnTicker = false
         storageConfig.transfer.maxConcurrentTransfers = configuration.connections.manager.maxConcurrentTransfers
         if !configuration.nodeType.capabilities.storesReplicas { storageConfig.storage.coldCapacity = 0 }
         storage = StorageService(host: host, dht: dht, store: try ContentStore(directory: configuration.contentDirectory),
                                  configuration: storageConfig, logger: logger)
         connections = ConnectionManagerService(host: host, configuration: configuration.connections, logger: logger)
-        sync = DocumentSyncService(host: host, configuration: configuration.sync, logger: logger)
+        var syncConfig = configuration.sync
+        syncConfig.runsOwnAntiEntropy = false
+        sync = DocumentSyncService(host: host, configuration: syncConfig, logger: logger)
+        orchestration = OrchestrationService(localPeer: identity.peerID, configuration: configuration.orchestration, logger: logger)
         fetchSlots = max(1, configuration.maxConcurrentFetches)
         (events, eventSink) = AsyncStream.makeStream(of: NetworkEvent.self, bufferingPolicy: .bufferingNewest(10_000))
     }
@@ -214,13 +225,7 @@ public actor VivimNode {
         }
         for fetched in await storage.fetchedContent { await watch(fetched.contentID) }
         await startDiscovery()
-        let interval = configuration.monitorInterval
-        tasks.append(Task { [weak self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                await self?.monitor()
-            }
-        })
+        await scheduleMaintenance()
     }
 
     /// Bound addresses, each ending in `/p2p/<peer id>`.
@@ -489,7 +494,40 @@ public actor VivimNode {
         }
     }
 
+    /// Registers the node's periodic work with the orchestrator's task scheduler (SPEC §8.7:
+    /// replication and repair, expiry and eviction, DHT maintenance, CRDT anti-entropy,
+    /// health checks) and routes fetches and replica placement through its topology.
+    /// Gossipsub's heartbeat and the connection manager's redials stay protocol timers.
+    private func scheduleMaintenance() async {
+        let storage = self.storage, dht = self.dht, sync = self.sync, connections = self.connections
+        let orchestration = self.orchestration
+        await storage.setRouting(StorageService.Routing(
+            rank: { await orchestration.rank(providers: $0) },
+            report: { await orchestration.record($0) },
+            targets: { key, candidates, count in
+                await orchestration.replicationTargets(for: key, candidates: candidates, count: count)
+            }))
+        await orchestration.register(.dhtMaintenance, priority: .high, every: configuration.dht.tickInterval, jitter: 0) {
+            await dht.tick()
+        }
+        // Replication and repair, expiry, LRU eviction, deletion retries and revocation checks
+        // are one pass of the storage manager.
+        await orchestration.register(.replication, priority: .high, every: configuration.storage.tickInterval) {
+            await storage.tick()
+        }
+        await orchestration.register(.crdtSync, every: configuration.sync.antiEntropyInterval) {
+            await sync.antiEntropy()
+        }
+        await orchestration.register(.healthCheck, priority: .critical, every: configuration.monitorInterval) { [weak self] in
+            await orchestration.ingest(await connections.peers)
+            await self?.monitor()
+        }
+        await orchestration.start()
+    }
+
     private func peerEvent(_ event: ConnectionManagerService.PeerEvent) {
+        let orchestration = self.orchestration
+        Task { await orchestration.observe(event) }
         switch event {
         case .connected(let p):
             alertedDown.remove(p)
@@ -524,6 +562,7 @@ public actor VivimNode {
         stopped = true
         for t in tasks { t.cancel() }
         tasks = []
+        await orchestration.stop()
         await stopDiscovery()
         await sync.stop()
         await connections.stop()

@@ -35,6 +35,9 @@ public actor DocumentSyncService {
         public var maxDocuments = 10_000
         /// Periodic anti-entropy (sync step 1 with every peer of every document).
         public var antiEntropyInterval: Duration = .seconds(30)
+        /// False when an orchestrator calls ``antiEntropy()`` on its own schedule
+        /// (``VivimNode`` does, through its task scheduler).
+        public var runsOwnAntiEntropy = true
         /// Bound on ``syncDocument(_:with:addrs:)`` waiting for the peer's delta.
         public var syncTimeout: Duration = .seconds(10)
         /// Frames and bytes queued per stream beyond which new frames are dropped
@@ -141,6 +144,7 @@ public actor DocumentSyncService {
             guard let self, case .connected(let connection) = event else { return }
             Task { await self.peerConnected(connection.remotePeer) }
         }
+        guard configuration.runsOwnAntiEntropy else { return }
         let interval = configuration.antiEntropyInterval
         tasks.append(Task { [weak self] in
             while !Task.isCancelled {
@@ -409,7 +413,8 @@ public actor DocumentSyncService {
         }
     }
 
-    private func antiEntropy() {
+    /// One anti-entropy round: sync step 1 with every partner of every document.
+    public func antiEntropy() {
         guard !stopped else { return }
         var out = Outbox()
         for id in cores.keys.sorted() { out.add(cores[id]!.handle(.antiEntropyTick)) }

@@ -66,24 +66,37 @@ struct DHTSimBench: AsyncParsableCommand {
 struct PubSubBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pubsub")
     @OptionGroup var options: BenchOptions
+    @Flag(help: "Only the one-node throughput over real sockets (no simulation), e.g. for profiling.")
+    var nodeOnly = false
+    @Option(help: "Messages fed to the node under test (default 20,000; 5,000 with --quick).")
+    var messages: Int?
     func run() async throws {
         raiseOpenFileLimit()
-        var figures = try await NetworkBenchmark.pubsubThroughput(messages: options.quick ? 5_000 : 20_000)
-        figures += try NetworkBenchmark.pubsubSimulation(sizes: options.quick ? [100] : [100, 1_000], messages: options.quick ? 20 : 50)
+        var figures = try await NetworkBenchmark.pubsubThroughput(messages: messages ?? (options.quick ? 5_000 : 20_000))
+        if !nodeOnly { figures += try NetworkBenchmark.pubsubSimulation(sizes: options.quick ? [100] : [100, 1_000], messages: options.quick ? 20 : 50) }
         BenchReport(suite: "pubsub", machine: BenchReport.machine, results: figures.map { BenchFigure(name: $0.name, value: $0.value, unit: $0.unit) })
             .print(json: options.json)
     }
 }
 
-/// `vivim bench p2p`: real nodes on loopback (handshakes, DHT lookups, PubSub delivery).
+/// `vivim bench p2p`: real nodes on loopback (handshakes, also on one core; DHT lookups; PubSub
+/// delivery; content fetch, local and over the network, through full `VivimNode`s).
 struct P2PBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "p2p")
     @OptionGroup var options: BenchOptions
     @Option var nodes: Int?
     func run() async throws {
         raiseOpenFileLimit()
-        let figures = try await NetworkBenchmark.loopback(nodes: nodes ?? (options.quick ? 10 : 50), handshakes: options.quick ? 50 : 200,
+        let count = nodes ?? (options.quick ? 10 : 50)
+        // First, while nothing else runs in the process.
+        let oneCore = try await NetworkBenchmark.handshakesOnOneCore(options.quick ? 50 : 500)
+        var figures = try await NetworkBenchmark.loopback(nodes: count, handshakes: options.quick ? 50 : 200,
                                                           lookups: options.quick ? 20 : 100, messages: options.quick ? 20 : 100)
+        if let oneCore { figures.insert(oneCore, at: 3) }
+        let directory = NSTemporaryDirectory() + "vivim-bench-fetch-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        figures += try await NetworkBenchmark.contentFetch(nodes: count, bundles: options.quick ? 20 : 100, directory: directory)
         BenchReport(suite: "p2p", machine: BenchReport.machine, results: figures.map { BenchFigure(name: $0.name, value: $0.value, unit: $0.unit) })
             .print(json: options.json)
     }

@@ -14,7 +14,11 @@ import Testing
         let all = [seed, reader] + holders
         defer { Task { for n in all { await n.shutdown() } } }
         let owner = holders[0]
-        try #require(try await NodeRestartTests.eventually { await owner.dht.routingTableSize >= 3 })
+        let joined = try await NodeRestartTests.eventually { await owner.dht.routingTableSize >= 3 }
+        if !joined {
+            for n in all { print("DIAG", n.peerID, await n.dht.routingTableSize, await n.connections.connectedPeers) }
+        }
+        try #require(joined)
 
         // Every kind of maintenance the node registers has run on the scheduler.
         let kinds = ["dht-maintenance", "replication", "health-check"]
@@ -25,13 +29,21 @@ import Testing
         let names = Set(await owner.orchestration.snapshot().tasks.map(\.name))
         #expect(names.isSuperset(of: kinds + ["crdt-sync"]))
 
-        // Replication goes through the topology's choice: replicas land on storing peers, never
-        // on this node, and the factor is met (the seed is a BOOTSTRAP node but its type is not
-        // announced, so it is an eligible unproven candidate like any other).
+        // Peers declare their node type (identify agent version); the topology learns it.
+        _ = try await reader.host.dial(try #require(await owner.listenAddresses.first))
+        let expected: [(PeerID, VivimNode.NodeType)] = [(seed.peerID, .bootstrap), (reader.peerID, .client),
+                                                         (holders[1].peerID, .storage), (holders[2].peerID, .storage)]
+        #expect(try await NodeRestartTests.eventually {
+            for (peer, type) in expected where await owner.orchestration.peer(peer)?.nodeType != type { return false }
+            return true
+        })
+
+        // Replication goes through the topology's choice: never this node, never the BOOTSTRAP
+        // seed or the CLIENT reader (both among the DHT's closest peers), and the factor is met.
         let bytes = NodeRestartTests.bundle(9)
         let hash = try await owner.publish(contentId: "orchestrated-1", bytes: bytes, replicationFactor: 2)
         #expect(try await NodeRestartTests.eventually { await owner.storage.replicas(of: hash).count == 2 })
-        #expect(!(await owner.storage.replicas(of: hash)).contains(owner.peerID))
+        #expect(await owner.storage.replicas(of: hash) == [holders[1].peerID, holders[2].peerID])
 
         // A fetch by a reader is ranked by its router and recorded in its topology.
         #expect(try await NodeRestartTests.eventually { (try? await reader.fetch(contentId: "orchestrated-1")) == bytes })

@@ -47,6 +47,10 @@ public actor VivimNode {
         /// Task scheduler, topology and content router (SPEC §8.7): the one driver of the
         /// services' periodic work, provider ranking for fetches, replica-holder choice.
         public var orchestration = OrchestrationService.Configuration()
+        /// While the routing table holds fewer than k peers, the node looks itself up again
+        /// this often (doubling, up to 150×, while a lookup finds no one new): nodes that
+        /// joined at the same moment through one seed find each other.
+        public var selfLookupInterval: Duration = .seconds(2)
         public init(contentDirectory: String) { self.contentDirectory = contentDirectory }
     }
 
@@ -158,6 +162,8 @@ public actor VivimNode {
     private var alertedDown: Set<PeerID> = []
     private var alertedUnreachable: Set<ContentHash> = []
     private var fetchSlots: Int
+    /// Self-lookup pacing while the routing table is sparse (see ``Configuration/selfLookupInterval``).
+    private var selfLookupEvery = 1, selfLookupSkipped = 0
     private var fetchWaiters: [CheckedContinuation<Void, Never>] = []
     private let logger: Logger
     /// Local-network discovery, set by ``startDiscovery()`` (VivimNode+Discovery.swift).
@@ -168,7 +174,9 @@ public actor VivimNode {
         self.peerID = identity.peerID
         self.configuration = configuration
         self.logger = logger
-        host = P2PHost(identity: identity, configuration: configuration.host, logger: logger)
+        var hostConfig = configuration.host
+        hostConfig.agentVersion = Self.agentVersion(hostConfig.agentVersion, configuration.nodeType)
+        host = P2PHost(identity: identity, configuration: hostConfig, logger: logger)
         // The orchestrator runs the services' periodic work (see ``scheduleMaintenance()``).
         var dhtConfig = configuration.dht
         dhtConfig.runsOwnTicker = false
@@ -515,6 +523,9 @@ public actor VivimNode {
         await orchestration.register(.replication, priority: .high, every: configuration.storage.tickInterval) {
             await storage.tick()
         }
+        await orchestration.register(.custom("dht-self-lookup"), every: configuration.selfLookupInterval) { [weak self] in
+            await self?.selfLookupIfSparse()
+        }
         await orchestration.register(.crdtSync, every: configuration.sync.antiEntropyInterval) {
             await sync.antiEntropy()
         }
@@ -525,9 +536,29 @@ public actor VivimNode {
         await orchestration.start()
     }
 
+    /// Looks this node up again while its routing table is below k peers, backing off while
+    /// that finds no one new (Kademlia's join is one self-lookup; nodes joining together
+    /// through one seed would otherwise meet only at the next bucket refresh).
+    private func selfLookupIfSparse() async {
+        let before = await dht.routingTableSize
+        guard before > 0, before < configuration.dht.kademlia.k else { return }
+        selfLookupSkipped += 1
+        guard selfLookupSkipped >= selfLookupEvery else { return }
+        selfLookupSkipped = 0
+        _ = try? await dht.findNode(peerID.bytes)
+        selfLookupEvery = await dht.routingTableSize > before ? 1 : min(selfLookupEvery * 2, 150)
+    }
+
     private func peerEvent(_ event: ConnectionManagerService.PeerEvent) {
-        let orchestration = self.orchestration
-        Task { await orchestration.observe(event) }
+        let orchestration = self.orchestration, host = self.host
+        Task {
+            await orchestration.observe(event)
+            // The peer's node type (in its identify agent version) tells the topology what it offers.
+            guard case .connected(let peer) = event, let connection = host.connections(to: peer).first,
+                  let info = try? await connection.identify(),
+                  let type = Self.nodeType(fromAgentVersion: info.agentVersion) else { return }
+            await orchestration.observe(.identified(peer, type, addrs: info.listenAddrs))
+        }
         switch event {
         case .connected(let p):
             alertedDown.remove(p)
@@ -578,6 +609,18 @@ public actor VivimNode {
     }
 
     // MARK: helpers
+
+    /// The identify agent version names the node type: `vivim/0.1.0 (STORAGE)`.
+    static func agentVersion(_ base: String, _ type: NodeType) -> String {
+        base.hasSuffix(")") ? base : "\(base) (\(type.rawValue))"
+    }
+
+    /// The node type a VIVIM peer declared in its agent version, nil for anything else.
+    static func nodeType(fromAgentVersion agent: String?) -> NodeType? {
+        guard let agent, agent.hasPrefix("vivim/"), agent.hasSuffix(")"),
+              let open = agent.lastIndex(of: "(") else { return nil }
+        return NodeType(rawValue: String(agent[agent.index(after: open)..<agent.index(before: agent.endIndex)]))
+    }
 
     static var unixNow: UInt64 {
         var ts = timespec()

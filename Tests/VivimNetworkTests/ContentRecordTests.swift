@@ -138,4 +138,26 @@ import Testing
         try forged.sign(as: mallory, addrs: [], at: 20)
         #expect(ContentRecord.merge(active, forged) == active)  // another owner's revocation does not win by status
     }
+
+    /// A storing DHT node keeps the first owner's record of a content id: another key's
+    /// record for the same id, even a newer one, neither shadows nor revokes it there.
+    @Test func aStoringNodeKeepsTheFirstOwnersRecordOfAContentID() throws {
+        let owner = PeerKeyPair(), mallory = PeerKeyPair()
+        var genuine = Self.record(owner: owner.peerID)
+        try genuine.sign(as: owner, addrs: [], at: 10)
+        var impostor = ContentRecord(contentID: "c1", contentType: "application/vivim-bundle+json",
+                                     bundleHash: ContentHash(of: [6, 6, 6]),
+                                     metadata: .init(size: 3, createdAt: 1_800_000_000, replicationFactor: 2), owner: mallory.peerID)
+        try impostor.sign(as: mallory, addrs: [], at: 30)
+        #expect(genuine.key == impostor.key)
+        #expect(KademliaNode.validated(key: genuine.key, value: impostor.encoded, existing: genuine.encoded) == genuine.encoded)
+        var impostorRevocation = impostor.revoked(at: 40)
+        try impostorRevocation.sign(as: mallory, addrs: [], at: 40)
+        #expect(KademliaNode.validated(key: genuine.key, value: impostorRevocation.encoded, existing: genuine.encoded) == genuine.encoded)
+        // The owner's own newer record still replaces its older one.
+        var newer = Self.record(owner: owner.peerID)
+        newer.metadata.createdAt += 60
+        try newer.sign(as: owner, addrs: [], at: 70)
+        #expect(KademliaNode.validated(key: genuine.key, value: newer.encoded, existing: genuine.encoded) == newer.encoded)
+    }
 }

@@ -156,6 +156,9 @@ public struct ContentRecord: Equatable, Sendable {
     public static func merge(_ a: ContentRecord, _ b: ContentRecord) -> ContentRecord {
         guard a.body == b.body else {
             if let owner = a.owner, owner == b.owner, a.status != b.status { return a.status == .revoked ? a : b }
+            // First writer wins between owners: a storing node keeps the owner it has, so a
+            // record naming another owner (newer or not) cannot shadow or "revoke" it.
+            if let stored = a.owner, let claimed = b.owner, stored != claimed { return a }
             return b.metadata.createdAt > a.metadata.createdAt ? b : a
         }
         var byPeer: [PeerID: Provider] = [:]

@@ -68,6 +68,19 @@ swift test --skip-build --filter VivimNetworkTests 2>&1 | tee "$PG_DIR/network-t
 log "all other tests"
 swift test --skip-build --skip PostgreSQL --skip VivimNetworkTests 2>&1 | tee "$PG_DIR/other-tests.log"
 
+# 5. A short libFuzzer run of every network decoder (the Fuzz package builds the shipped
+#    sources with -sanitize=fuzzer,address); a crash fails the suite. Seeds: Fuzz/corpus.
+log "libFuzzer: building the decoders with -sanitize=fuzzer,address"
+(cd Fuzz && swift build -c debug -Xswiftc -sanitize=fuzzer,address --product FuzzDecoders 2>&1 | tail -n 1)
+FUZZ_SECONDS="${VIVIM_FUZZ_SECONDS:-10}"
+for target in kad identify noise-payload multiaddr peerid multistream yamux pubsub content dns connection; do
+  work="$PG_DIR/fuzz-$target"; mkdir -p "$work"
+  [ -d "Fuzz/corpus/$target" ] && cp -r "Fuzz/corpus/$target/." "$work/"
+  FUZZ_TARGET=$target Fuzz/.build/debug/FuzzDecoders "$work" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 \
+    > "$PG_DIR/fuzz-$target.log" 2>&1 || { cat "$PG_DIR/fuzz-$target.log"; log "libFuzzer found a crash in $target"; exit 1; }
+  log "libFuzzer $target: $(grep -Eo 'Done [0-9]+ runs' "$PG_DIR/fuzz-$target.log" | tail -n 1) in ${FUZZ_SECONDS} s, no crash"
+done
+
 # Every run passed (set -e and pipefail stop the script otherwise); report the counts.
 count() { sed -nE 's/.*Test run with ([0-9]+) tests? .*passed.*/\1/p' "$1" | tail -n 1; }
 pg_count=$(count "$PG_DIR/pg-tests.log"); network_count=$(count "$PG_DIR/network-tests.log"); other_count=$(count "$PG_DIR/other-tests.log")

@@ -373,47 +373,20 @@ import Testing
 
 // MARK: - real multicast between processes
 
-/// A `vivim node --mdns` process started inside a network namespace (`ip netns exec`).
-final class NamespacedNodeProcess: Sendable {
-    let process = Process()
-    private let lines = PyProcess.Locked([String]())
-    private let partial = PyProcess.Locked("")
-
-    init(namespace: String, executable: String, dataDirectory: String) throws {
-        process.executableURL = URL(fileURLWithPath: MDNSProcessTests.ip)
-        process.arguments = ["netns", "exec", namespace, executable, "node", "--mdns", "--listen", "/ip4/127.0.0.1/tcp/0",
-                             "--data-dir", dataDirectory, "--type", "edge", "--log-level", "error", "--status-interval", "1"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        out.fileHandleForReading.readabilityHandler = { [lines, partial] handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            let complete: [String] = partial.withLock { p in
-                let parts = (p + text).split(separator: "\n", omittingEmptySubsequences: false)
-                p = String(parts.last ?? "")
-                return parts.dropLast().map(String.init)
-            }
-            lines.withLock { $0 += complete }
-        }
-        try process.run()
+extension NodeProcess {
+    /// A `vivim node --mdns` process started inside a network namespace (`ip netns exec`),
+    /// printing its status every second.
+    convenience init(namespace: String, executable: String, dataDirectory: String) throws {
+        try self.init(launching: MDNSProcessTests.ip,
+                      ["netns", "exec", namespace, executable, "node", "--mdns", "--listen", "/ip4/127.0.0.1/tcp/0",
+                       "--data-dir", dataDirectory, "--type", "edge", "--log-level", "error", "--status-interval", "1"])
     }
-
-    var output: [String] { lines.withLock { $0 } }
 
     /// A count (`connected`, `known`) from the last `vivim node: status` line.
     func status(_ name: String) -> Int? {
         guard let line = output.last(where: { $0.hasPrefix("vivim node: status ") }),
               let field = line.split(separator: " ").first(where: { $0.hasPrefix(name + "=") }) else { return nil }
         return Int(field.dropFirst(name.count + 1))
-    }
-
-    func terminate() -> Int32 {
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        let deadline = ContinuousClock.now + .seconds(5)
-        while process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        return process.terminationStatus
     }
 }
 
@@ -450,10 +423,10 @@ final class NamespacedNodeProcess: Sendable {
         let root = try TemporaryDirectory()
         let tree = root.path + "/tree"
         defer { removeTree(tree) }
-        var nodes: [NamespacedNodeProcess] = []
+        var nodes: [NodeProcess] = []
         defer { for n in nodes { _ = n.terminate() } }
         for i in 0..<3 {
-            nodes.append(try NamespacedNodeProcess(namespace: namespace, executable: executable, dataDirectory: tree + "/n\(i)"))
+            nodes.append(try NodeProcess(namespace: namespace, executable: executable, dataDirectory: tree + "/n\(i)"))
         }
         let started = nodes
         let connected = try await NodeProcessTests.waitUntil(seconds: 30) {

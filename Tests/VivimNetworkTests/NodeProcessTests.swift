@@ -26,10 +26,15 @@ final class NodeProcess: Sendable {
     private let lines = PyProcess.Locked([String]())
     private let partial = PyProcess.Locked("")
 
-    init(executable: String, dataDirectory: String, bootstrap: Multiaddr, type: String = "storage") throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["node", "--listen", "/ip4/127.0.0.1/tcp/0", "--bootstrap", "\(bootstrap)",
-                             "--data-dir", dataDirectory, "--type", type, "--log-level", "error"]
+    convenience init(executable: String, dataDirectory: String, bootstrap: Multiaddr, type: String = "storage") throws {
+        try self.init(launching: executable, ["node", "--listen", "/ip4/127.0.0.1/tcp/0", "--bootstrap", "\(bootstrap)",
+                                              "--data-dir", dataDirectory, "--type", type, "--log-level", "error"])
+    }
+
+    /// Runs `path` with `arguments` (e.g. `vivim node …`, or `ip netns exec NS vivim node …`).
+    init(launching path: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice

@@ -55,21 +55,7 @@ public struct ContentStore: Sendable {
     /// The verified bytes of `hash`, or nil when absent or corrupted.
     public func read(_ hash: ContentHash, maxSize: Int = 1 << 30) async -> [UInt8]? {
         let path = self.path(hash)
-        let bytes: [UInt8]? = try? await pool.runIfActive {
-            var st = stat()
-            guard stat(path, &st) == 0, Int(st.st_size) <= maxSize else { return nil }
-            let fd = open(path, O_RDONLY)
-            guard fd >= 0 else { return nil }
-            defer { close(fd) }
-            var out = [UInt8](repeating: 0, count: Int(st.st_size))
-            var offset = 0
-            while offset < out.count {
-                let n = out[offset...].withUnsafeMutableBytes { systemRead(fd, $0.baseAddress, $0.count) }
-                guard n > 0 else { return nil }
-                offset += n
-            }
-            return out
-        }
+        let bytes: [UInt8]? = try? await pool.runIfActive { Self.readFile(path, maxSize: maxSize) }
         guard let bytes, hash.matches(bytes) else { return nil }
         return bytes
     }

@@ -15,7 +15,7 @@ private let systemWrite = Darwin.write
 #endif
 
 /// Bundles on disk, one file per content hash (hex of the multihash) in a
-/// directory. Writes are atomic (temporary file, fsync, rename); reads verify
+/// directory. Writes are atomic (temporary file, fsync, rename, directory fsync); reads verify
 /// the bytes against the hash, so a corrupted file is reported missing. The
 /// blocking file calls run on NIO's thread pool, never on an event loop.
 public struct ContentStore: Sendable {
@@ -35,21 +35,8 @@ public struct ContentStore: Sendable {
     /// Stores `bytes` under their own hash (rejecting bytes that do not match `hash`).
     public func write(_ bytes: [UInt8], as hash: ContentHash) async throws {
         guard hash.matches(bytes) else { throw Error.hashMismatch }
-        let path = self.path(hash)
-        try await pool.runIfActive {
-            let tmp = path + ".tmp"
-            let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-            guard fd >= 0 else { throw Error.io("create \(tmp)", errno: errno) }
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes[offset...].withUnsafeBytes { systemWrite(fd, $0.baseAddress, $0.count) }
-                guard n > 0 else { close(fd); unlink(tmp); throw Error.io("write \(tmp)", errno: errno) }
-                offset += n
-            }
-            let synced = fsync(fd)
-            close(fd)
-            guard synced == 0, rename(tmp, path) == 0 else { unlink(tmp); throw Error.io("commit \(path)", errno: errno) }
-        }
+        let path = self.path(hash), directory = self.directory
+        try await pool.runIfActive { try Self.writeAtomically(bytes, to: path, directory: directory) }
     }
 
     /// The verified bytes of `hash`, or nil when absent or corrupted.
@@ -146,22 +133,25 @@ public struct ContentStore: Sendable {
     /// Replaces the index file atomically: temporary file, fsync, rename, fsync of the directory.
     public func writeIndex(_ bytes: [UInt8]) async throws {
         let path = indexPath, directory = self.directory
-        try await pool.runIfActive {
-            let tmp = path + ".tmp"
-            let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-            guard fd >= 0 else { throw Error.io("create \(tmp)", errno: errno) }
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes[offset...].withUnsafeBytes { systemWrite(fd, $0.baseAddress, $0.count) }
-                guard n > 0 else { close(fd); unlink(tmp); throw Error.io("write \(tmp)", errno: errno) }
-                offset += n
-            }
-            let synced = fsync(fd)
-            close(fd)
-            guard synced == 0, rename(tmp, path) == 0 else { unlink(tmp); throw Error.io("commit \(path)", errno: errno) }
-            let dfd = open(directory, O_RDONLY)
-            if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+        try await pool.runIfActive { try Self.writeAtomically(bytes, to: path, directory: directory) }
+    }
+
+    /// Temporary file, fsync, rename over `path`, fsync of `directory` (blocking; thread pool only).
+    private static func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws {
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { throw Error.io("create \(tmp)", errno: errno) }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { systemWrite(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { close(fd); unlink(tmp); throw Error.io("write \(tmp)", errno: errno) }
+            offset += n
         }
+        let synced = fsync(fd)
+        close(fd)
+        guard synced == 0, rename(tmp, path) == 0 else { unlink(tmp); throw Error.io("commit \(path)", errno: errno) }
+        let dfd = open(directory, O_RDONLY)
+        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
     }
 
     static func unhex(_ s: String) -> [UInt8]? {

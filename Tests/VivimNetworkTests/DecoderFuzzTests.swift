@@ -33,6 +33,16 @@ import Testing
     static let peer = PeerKeyPair()
     static let other = PeerKeyPair()
 
+    /// libFuzzer's find (Fuzz/corpus/identify/crash-length-overflow): a varint length prefix
+    /// near 2^64 overflowed `prefix + length` and trapped; a peer could crash a node with it.
+    @Test func anIdentifyStreamWithAHugeLengthPrefixDoesNotTrap() {
+        let input: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0x01, 0x12, 0x01]
+        #expect(throws: WireError.self) { try IdentifyMessage(stream: input) }
+        for length: UInt64 in [UInt64.max, UInt64(Int.max), UInt64(Int.max) + 1, 1 << 62] {
+            _ = try? IdentifyMessage(stream: UVarint.encode(length) + [0x12, 0x01, 0x00])
+        }
+    }
+
     @Test func protobufBasedMessagesNeverTrap() throws {
         let kad = KadMessage(type: .getProviders, key: [1, 2, 3], record: .init(key: [1], value: [2]),
                              closerPeers: [.init(id: Self.peer.peerID, addrs: [try Multiaddr("/ip4/1.2.3.4/tcp/5")])],

@@ -60,7 +60,8 @@ public struct IdentifyMessage: Sendable, Equatable {
     /// Decodes a whole identify stream: the varint-delimited form of the spec, or
     /// (as older implementations send) a bare protobuf filling the stream.
     public init(stream bytes: [UInt8]) throws(WireError) {
-        if let (length, prefix) = try? UVarint.decode(bytes), prefix + Int(clamping: length) == bytes.count, length > 0 {
+        // Compared as UInt64: a length near 2^64 must not overflow an Int sum (found by libFuzzer).
+        if let (length, prefix) = try? UVarint.decode(bytes), length > 0, length == UInt64(bytes.count - prefix) {
             try self.init(decoding: Array(bytes[prefix...]))
         } else {
             try self.init(decoding: bytes)

@@ -73,10 +73,12 @@ swift test --skip-build --skip PostgreSQL --skip VivimNetworkTests 2>&1 | tee "$
 log "libFuzzer: building the decoders with -sanitize=fuzzer,address"
 (cd Fuzz && swift build -c debug -Xswiftc -sanitize=fuzzer,address --product FuzzDecoders 2>&1 | tail -n 1)
 FUZZ_SECONDS="${VIVIM_FUZZ_SECONDS:-10}"
+# A fixed seed keeps CI repeatable; longer random runs are a development task (Fuzz/README.md).
+FUZZ_SEED="${VIVIM_FUZZ_SEED:-1}"
 for target in kad identify noise-payload multiaddr peerid multistream yamux pubsub content dns connection; do
   work="$PG_DIR/fuzz-$target"; mkdir -p "$work"
   [ -d "Fuzz/corpus/$target" ] && cp -r "Fuzz/corpus/$target/." "$work/"
-  FUZZ_TARGET=$target Fuzz/.build/debug/FuzzDecoders "$work" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 \
+  FUZZ_TARGET=$target Fuzz/.build/debug/FuzzDecoders "$work" -max_total_time="$FUZZ_SECONDS" -seed="$FUZZ_SEED" -rss_limit_mb=2048 \
     > "$PG_DIR/fuzz-$target.log" 2>&1 || { cat "$PG_DIR/fuzz-$target.log"; log "libFuzzer found a crash in $target"; exit 1; }
   log "libFuzzer $target: $(grep -Eo 'Done [0-9]+ runs' "$PG_DIR/fuzz-$target.log" | tail -n 1) in ${FUZZ_SECONDS} s, no crash"
 done

@@ -282,7 +282,9 @@ public actor StorageService {
         guard !manager.isTombstoned(hash) || manager.entries[hash]?.origin == .own else { throw Error.revoked(hash) }
         if manager.entries[hash] != nil, let local = await store.read(hash) {
             manager.accessed(hash, now: now)
-            scheduleFlush()
+            // A read writes nothing by itself: the access time (hot-tier retention, days) goes to
+            // disk with the next change's snapshot or at stop, not a whole-index rewrite per read.
+            dirty = true
             return local
         }
         var lastError: any Swift.Error = ContentTransferService.Error.notFound

@@ -93,8 +93,9 @@ public struct ContentStore: Sendable {
         }
     }
 
-    /// Reads a whole file (blocking; thread pool only).
-    private static func readFile(_ path: String, maxSize: Int) -> [UInt8]? {
+    /// Reads a whole file (blocking; thread pool only). A file that ends early gives nil, or
+    /// with `acceptShort` the bytes that were there (the index decoder tolerates a torn tail).
+    private static func readFile(_ path: String, maxSize: Int, acceptShort: Bool = false) -> [UInt8]? {
         var st = stat()
         guard stat(path, &st) == 0, Int(st.st_size) <= maxSize else { return nil }
         let fd = open(path, O_RDONLY)
@@ -104,7 +105,7 @@ public struct ContentStore: Sendable {
         var offset = 0
         while offset < out.count {
             let n = out[offset...].withUnsafeMutableBytes { systemRead(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else { return nil }
+            guard n > 0 else { return acceptShort ? Array(out.prefix(offset)) : nil }
             offset += n
         }
         return out
@@ -113,21 +114,7 @@ public struct ContentStore: Sendable {
     /// The bytes of the index file, nil when absent or over ``maxIndexSize``.
     public func readIndex() async throws -> [UInt8]? {
         let path = indexPath
-        return try await pool.runIfActive {
-            var st = stat()
-            guard stat(path, &st) == 0, Int(st.st_size) <= Self.maxIndexSize else { return nil }
-            let fd = open(path, O_RDONLY)
-            guard fd >= 0 else { return nil }
-            defer { close(fd) }
-            var out = [UInt8](repeating: 0, count: Int(st.st_size))
-            var offset = 0
-            while offset < out.count {
-                let n = out[offset...].withUnsafeMutableBytes { systemRead(fd, $0.baseAddress, $0.count) }
-                guard n > 0 else { break }
-                offset += n
-            }
-            return Array(out.prefix(offset))
-        }
+        return try await pool.runIfActive { Self.readFile(path, maxSize: Self.maxIndexSize, acceptShort: true) }
     }
 
     /// Replaces the index file atomically: temporary file, fsync, rename, fsync of the directory.

@@ -355,11 +355,7 @@ public actor VivimNode {
         guard let entry, entry.origin == .own, let contentID = entry.contentID else { return }
         published[contentID] = nil
         let info = entry.record ?? .init(contentType: "application/vivim-bundle+json", createdAt: Self.unixNow)
-        let active = ContentRecord(contentID: contentID, contentType: info.contentType, bundleHash: hash,
-                                   metadata: .init(size: UInt64(entry.size), createdAt: info.createdAt,
-                                                   replicationFactor: UInt32(entry.replicationFactor)),
-                                   owner: peerID)
-        var revoked = active.revoked(at: Self.unixNow)
+        var revoked = ownRecord(contentID, hash, entry, info).revoked(at: Self.unixNow)
         do {
             try revoked.sign(as: identity, addrs: [], at: Self.unixNow)
         } catch {
@@ -389,10 +385,7 @@ public actor VivimNode {
         for own in await storage.ownRecords where published[own.contentID] == nil || published[own.contentID] == own.hash {
             published[own.contentID] = own.hash
             guard let info = own.entry.record else { continue }
-            var record = ContentRecord(contentID: own.contentID, contentType: info.contentType, bundleHash: own.hash,
-                                       metadata: .init(size: UInt64(own.entry.size), createdAt: info.createdAt,
-                                                       replicationFactor: UInt32(own.entry.replicationFactor)),
-                                       owner: peerID)
+            var record = ownRecord(own.contentID, own.hash, own.entry, info)
             guard (try? record.sign(as: identity, addrs: addrs, at: now)) != nil else { continue }
             let dht = self.dht, key = record.key, value = record.encoded
             tasks.append(Task { _ = try? await dht.putValue(value, for: key) })
@@ -400,6 +393,15 @@ public actor VivimNode {
     }
 
     /// Listens on `content:<id>` for the owner's revocation of a fetched copy (bounded).
+    /// The (unsigned) DHT record of own content, rebuilt from what the storage index kept.
+    private func ownRecord(_ contentID: String, _ hash: ContentHash, _ entry: StorageManager.Entry,
+                           _ info: StorageManager.RecordInfo) -> ContentRecord {
+        ContentRecord(contentID: contentID, contentType: info.contentType, bundleHash: hash,
+                      metadata: .init(size: UInt64(entry.size), createdAt: info.createdAt,
+                                      replicationFactor: UInt32(entry.replicationFactor)),
+                      owner: peerID)
+    }
+
     private func watch(_ contentID: String) async {
         let topic = Topic.content(contentID)
         guard Topic.isValid(topic), !watched.contains(topic), watched.count < configuration.maxWatchedContentTopics else { return }

@@ -45,7 +45,7 @@ public struct StorageManager: Sendable {
 
     public enum Tier: Sendable, Equatable { case hot, warm, cold }
 
-    /// What the signed DHT record of own content says, kept so it can be signed again
+        /// What the signed DHT record of own content says, kept so it can be signed again
         /// after a restart (and turned into its revocation).
         public struct RecordInfo: Sendable, Equatable {
             public var contentType: String

@@ -79,3 +79,7 @@ func randomSplits(_ bytes: [UInt8], rng: inout TestRNG) -> [[UInt8]] {
     }
     return out
 }
+
+/// The values the issue-11 property tests feed into every numeric field a peer controls:
+/// 0, 1, 2^31, 2^32, 2^35, 2^63-1 and 2^64-1.
+let extremeWireValues: [UInt64] = [0, 1, 1 << 31, 1 << 32, 1 << 35, UInt64(Int64.max), .max]

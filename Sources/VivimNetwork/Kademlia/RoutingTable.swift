@@ -101,25 +101,3 @@ public struct RoutingTable: Sendable {
 
     public var allPeers: [Entry] { buckets.flatMap { $0 } }
 }
-
-/// A point in time for the Sans-IO state machines: nanoseconds since an
-/// arbitrary origin, supplied by the shell (a real clock) or a simulation.
-public struct NetworkInstant: Hashable, Comparable, Sendable {
-    public var nanoseconds: UInt64
-    public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
-    public static let zero = NetworkInstant(nanoseconds: 0)
-    public static func < (a: NetworkInstant, b: NetworkInstant) -> Bool { a.nanoseconds < b.nanoseconds }
-    public static func + (a: NetworkInstant, d: Duration) -> NetworkInstant {
-        NetworkInstant(nanoseconds: a.nanoseconds &+ d.nanoseconds)
-    }
-    public static func - (a: NetworkInstant, b: NetworkInstant) -> Duration {
-        .nanoseconds(Int64(a.nanoseconds) - Int64(b.nanoseconds))
-    }
-}
-
-extension Duration {
-    var nanoseconds: UInt64 {
-        let (s, a) = components
-        return UInt64(max(0, s)) * 1_000_000_000 + UInt64(max(0, a / 1_000_000_000))
-    }
-}

@@ -22,8 +22,7 @@ public actor ConnectionManagerService {
     private let host: P2PHost
     private var manager: ConnectionManager
     private let configuration: Configuration
-    private let origin = ContinuousClock.now
-    private var rng = SystemRandomNumberGenerator()
+    private var rng: NetworkRandom.Generator
     private var tasks: [Task<Void, Never>] = []
     private var dials: [PeerID: Task<Void, Never>] = [:]
     private var lastPing: NetworkInstant = .zero
@@ -34,11 +33,12 @@ public actor ConnectionManagerService {
     public init(host: P2PHost, configuration: Configuration = .init(), logger: Logger = Logger(label: "vivim.connections")) {
         self.host = host
         self.configuration = configuration
+        self.rng = host.configuration.random.generator
         self.manager = ConnectionManager(localPeer: host.peerID, configuration: configuration.manager)
         self.logger = logger
     }
 
-    private var now: NetworkInstant { NetworkInstant(nanoseconds: (ContinuousClock.now - origin).nanoseconds) }
+    private var now: NetworkInstant { host.configuration.clock.now }
 
     public func start() {
         host.observeConnections { [weak self] event in

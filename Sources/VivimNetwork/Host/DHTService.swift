@@ -22,24 +22,24 @@ public actor DHTService {
     private let host: P2PHost
     private let configuration: Configuration
     private var node: KademliaNode
-    private let origin = ContinuousClock.now
     private var waiters: [KademliaNode.QueryID: CheckedContinuation<KademliaNode.QueryResult, any Swift.Error>] = [:]
     private var finished: [KademliaNode.QueryID: KademliaNode.QueryResult] = [:]
     private var tasks: [UInt64: Task<Void, Never>] = [:]
     private var nextTask: UInt64 = 0
     private var ticker: Task<Void, Never>?
-    private var rng = SystemRandomNumberGenerator()
+    private var rng: NetworkRandom.Generator
     private var identified: Set<PeerID> = []
     private let logger: Logger
 
     public init(host: P2PHost, configuration: Configuration = .init(), logger: Logger = Logger(label: "vivim.dht")) {
         self.host = host
         self.configuration = configuration
+        self.rng = host.configuration.random.generator
         self.node = KademliaNode(localPeer: host.peerID, localAddrs: host.listenAddresses, configuration: configuration.kademlia)
         self.logger = logger
     }
 
-    private var now: NetworkInstant { NetworkInstant(nanoseconds: (ContinuousClock.now - origin).nanoseconds) }
+    private var now: NetworkInstant { host.configuration.clock.now }
 
     /// Registers the protocol handler and starts the timer loop.
     public func start() {

@@ -57,22 +57,24 @@ public actor MDNSService {
     private var destination: SocketAddress?
     private var tasks: [Task<Void, Never>] = []
     private var stopped = false
-    private let origin = ContinuousClock.now
+    private let clock: NetworkClock
     private let logger: Logger
 
     public init(localPeer: PeerID, listenAddresses: [Multiaddr] = [], configuration: Configuration = .init(),
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                clock: NetworkClock = .system(), random: NetworkRandom = .system(),
                 logger: Logger = Logger(label: "vivim.mdns")) {
         self.configuration = configuration
+        self.clock = clock
         self.group = group
         self.logger = logger
-        var rng = SystemRandomNumberGenerator()
+        var rng = random.generator
         machine = MDNSDiscovery(localPeer: localPeer, listenAddresses: listenAddresses,
                                 configuration: configuration.discovery, rng: &rng)
         (events, sink) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(1024))
     }
 
-    private var now: NetworkInstant { NetworkInstant(nanoseconds: (ContinuousClock.now - origin).nanoseconds) }
+    private var now: NetworkInstant { clock.now }
 
     /// Peers currently known from mDNS.
     public var discoveredPeers: [PeerID: MDNSDiscovery.DiscoveredPeer] { machine.peers }

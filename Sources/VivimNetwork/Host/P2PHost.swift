@@ -26,6 +26,10 @@ public final class P2PHost: Sendable {
         /// Sockets open at once, handshaking or established (SPEC §8.6: 1,000 peers);
         /// inbound sockets beyond it are closed immediately.
         public var maxConnections = 1000
+        /// The node's one clock and random source, read by every shell (SPEC §8.1; STYLE §1):
+        /// inject a ``ManualNetworkClock`` and a seeded ``NetworkRandom`` to run a node on simulated time.
+        public var clock: NetworkClock = .system()
+        public var random: NetworkRandom = .system()
         public init() {}
     }
 

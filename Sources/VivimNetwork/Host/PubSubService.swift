@@ -15,8 +15,7 @@ public actor PubSubService {
 
     private let host: P2PHost
     private var router: GossipsubRouter
-    private let origin = ContinuousClock.now
-    private var rng = SystemRandomNumberGenerator()
+    private var rng: NetworkRandom.Generator
     private struct Outbound {
         let stream: P2PStream
         var queued: [UInt8] = []
@@ -37,6 +36,7 @@ public actor PubSubService {
 
     public init(host: P2PHost, configuration: GossipsubRouter.Configuration = .init(), logger: Logger = Logger(label: "vivim.pubsub")) {
         self.host = host
+        self.rng = host.configuration.random.generator
         // A random 62-bit start keeps (author, seqno) unique across restarts.
         let verified = self.verified
         self.router = GossipsubRouter(identity: host.identity, configuration: configuration,
@@ -46,7 +46,7 @@ public actor PubSubService {
         self.logger = logger
     }
 
-    private var now: NetworkInstant { NetworkInstant(nanoseconds: (ContinuousClock.now - origin).nanoseconds) }
+    private var now: NetworkInstant { host.configuration.clock.now }
 
     public func start() {
         host.handle(PubSubRPC.protocolID) { [weak self] stream in

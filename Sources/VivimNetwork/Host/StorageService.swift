@@ -46,7 +46,6 @@ public actor StorageService {
     public nonisolated let transfer: ContentTransferService
     private var manager: StorageManager
     private let configuration: Configuration
-    private let origin = ContinuousClock.now
     private var tasks: [UInt64: Task<Void, Never>] = [:]
     private var nextTask: UInt64 = 0
     private var ticker: Task<Void, Never>?
@@ -84,7 +83,8 @@ public actor StorageService {
         self.logger = logger
     }
 
-    private var now: NetworkInstant { NetworkInstant(nanoseconds: (ContinuousClock.now - origin).nanoseconds + Self.epoch) }
+    private var now: NetworkInstant { host.configuration.clock.now + .nanoseconds(Int64(Self.epoch)) }
+    private var unixNow: UInt64 { host.configuration.clock.unixSeconds }
 
     /// Restores the index (reconciled with the verified files on disk), then serves content
     /// and replication requests and runs the timers. The restore's network actions wait for
@@ -143,7 +143,7 @@ public actor StorageService {
             return
         }
         let decoded = bytes.map(StorageIndex.decode)
-        let outcome = manager.restore(decoded?.index, files: files, now: now, unixNow: VivimNode.unixNow)
+        let outcome = manager.restore(decoded?.index, files: files, now: now, unixNow: unixNow)
         if let decoded, decoded.damaged {
             logger.warning("storage index damaged; rebuilt from the files present", metadata: [
                 "records read": "\(decoded.records)", "adopted": "\(outcome.adopted.count)"])
@@ -245,7 +245,7 @@ public actor StorageService {
         guard dirty, !writing else { return }
         writing = true
         dirty = false
-        let bytes = manager.snapshot(now: now, unixNow: VivimNode.unixNow).encoded
+        let bytes = manager.snapshot(now: now, unixNow: unixNow).encoded
         do {
             let store = self.store
             try await Task.detached { try await store.writeIndex(bytes) }.value  // not cut short by a cancelled caller

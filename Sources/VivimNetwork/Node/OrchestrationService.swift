@@ -59,16 +59,18 @@ public actor OrchestrationService {
     private var bodies: [TaskScheduler.TaskID: Body] = [:]
     private var running: [TaskScheduler.TaskID: Task<Void, Never>] = [:]
     private let configuration: Configuration
-    private let origin = ContinuousClock.now
+    private let clock: NetworkClock
     private var driver: Task<Void, Never>?
     private var sleeper: Task<Void, Never>?
     private var stopped = false
     private let logger: Logger
 
     public init(localPeer: PeerID, configuration: Configuration = .init(),
+                clock: NetworkClock = .system(), random: NetworkRandom = .system(),
                 logger: Logger = Logger(label: "vivim.orchestration")) {
+        self.clock = clock
         var schedulerConfig = configuration.scheduler
-        schedulerConfig.seed = configuration.seed ?? .random(in: .min ... .max)
+        schedulerConfig.seed = configuration.seed ?? random.next()
         self.scheduler = TaskScheduler(configuration: schedulerConfig)
         self.topology = TopologyManager(localPeer: localPeer, configuration: configuration.topology)
         self.router = ContentRouter(configuration: configuration.router)
@@ -76,7 +78,7 @@ public actor OrchestrationService {
         self.logger = logger
     }
 
-    private var now: NetworkInstant { NetworkInstant(nanoseconds: (ContinuousClock.now - origin).nanoseconds) }
+    private var now: NetworkInstant { clock.now }
 
     /// Starts the driver loop (idempotent).
     public func start() {

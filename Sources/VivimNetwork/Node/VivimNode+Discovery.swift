@@ -11,7 +11,8 @@ extension VivimNode {
         guard let settings = configuration.mdns, mdnsService == nil else { return }
         let logger = Logger(label: "vivim.mdns")
         let service = MDNSService(localPeer: peerID, listenAddresses: host.listenAddresses,
-                                  configuration: settings, logger: logger)
+                                  configuration: settings, clock: host.configuration.clock,
+                                  random: host.configuration.random, logger: logger)
         do {
             try await service.start()
         } catch {

@@ -192,7 +192,8 @@ public actor VivimNode {
         var syncConfig = configuration.sync
         syncConfig.runsOwnAntiEntropy = false
         sync = DocumentSyncService(host: host, configuration: syncConfig, logger: logger)
-        orchestration = OrchestrationService(localPeer: identity.peerID, configuration: configuration.orchestration, logger: logger)
+        orchestration = OrchestrationService(localPeer: identity.peerID, configuration: configuration.orchestration,
+                                             clock: configuration.host.clock, random: configuration.host.random, logger: logger)
         fetchSlots = max(1, configuration.maxConcurrentFetches)
         (events, eventSink) = AsyncStream.makeStream(of: NetworkEvent.self, bufferingPolicy: .bufferingNewest(10_000))
     }

@@ -67,6 +67,40 @@ import Testing
         await liar.shutdown(); await client.shutdown()
     }
 
+    /// Issue 11: every extreme size a provider can announce is refused or read up to the limit,
+    /// never trusted for an allocation; a caller's `maxSize` (a replica's declared size) is
+    /// enforced before the body is read.
+    @Test func anExtremeAnnouncedSizeIsRefusedBeforeTheBodyIsRead() async throws {
+        let liar = P2PHost(identity: PeerKeyPair()), client = P2PHost(identity: PeerKeyPair())
+        let addr = try await liar.listen()
+        let announced = Mutex<UInt64>(0)
+        liar.handle(ContentTransferProtocol.protocolID) { stream in
+            var reader = StreamReader(stream)
+            _ = try await reader.readFrame(maxLength: 256)
+            try await stream.write(ContentTransferProtocol.encodeResponse(.ok, size: announced.withLock { $0 }))
+            try await stream.write([1, 2, 3, 4])
+        }
+        let fetching = ContentTransferService(host: client) { _ in nil }
+        let hash = ContentHash(of: [1, 2, 3, 4])
+        for size in extremeWireValues {
+            announced.withLock { $0 = size }
+            await #expect(throws: ContentTransferService.Error.self) {
+                try await fetching.fetch(ContentHash(of: [9]), from: liar.peerID, addrs: [addr])
+            }
+            if size > UInt64(ContentTransferService.Configuration().maxBundleSize) {
+                await #expect(throws: ContentTransferService.Error.tooLarge(size)) {
+                    try await fetching.fetch(hash, from: liar.peerID, addrs: [addr])
+                }
+            }
+        }
+        announced.withLock { $0 = 4 }
+        #expect(try await fetching.fetch(hash, from: liar.peerID, addrs: [addr], maxSize: 4) == [1, 2, 3, 4])
+        await #expect(throws: ContentTransferService.Error.tooLarge(4)) {
+            try await fetching.fetch(hash, from: liar.peerID, addrs: [addr], maxSize: 3)
+        }
+        await liar.shutdown(); await client.shutdown()
+    }
+
     @Test func aProviderAtCapacityAnswersBusy() async throws {
         let gate = Mutex<Bool>(false)
         let provider = P2PHost(identity: PeerKeyPair()), client = P2PHost(identity: PeerKeyPair())

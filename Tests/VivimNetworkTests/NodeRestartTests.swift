@@ -76,9 +76,10 @@ import Testing
         await owner.shutdown()
 
         let reader = nodes.first { !holders.contains($0.peerID) }!
+        let providerKey = ContentHash.providerKey(contentID: "restart-1")
         // The first run's provider entry of the owner expires.
         #expect(try await Self.eventually(seconds: 10) {
-            !((try? await reader.dht.findProviders(hash.key, wanted: 20)) ?? []).contains { $0.id == key.peerID }
+            !((try? await reader.dht.findProviders(providerKey, wanted: 20)) ?? []).contains { $0.id == key.peerID }
         })
 
         let restarted = try await Self.node(root + "/owner", identity: key, type: .edge, bootstrap: [address], configure: {
@@ -89,9 +90,9 @@ import Testing
         all.append(restarted)
         let entry = try #require(await restarted.storage.entry(hash))
         #expect(entry.origin == .own && entry.contentID == "restart-1" && entry.replicationFactor == 2)
-        // Provided again under the bundle's multihash, and its signed record put again.
+        // Provided again under the content id's key (SPEC §8.2), and its signed record put again.
         #expect(try await Self.eventually {
-            ((try? await reader.dht.findProviders(hash.key, wanted: 20)) ?? []).contains { $0.id == key.peerID }
+            ((try? await reader.dht.findProviders(providerKey, wanted: 20)) ?? []).contains { $0.id == key.peerID }
         })
         #expect(try await Self.eventually { (try? await reader.record(of: "restart-1"))?.providers.contains { $0.peer == key.peerID } == true })
         #expect(try await reader.fetch(contentId: "restart-1") == bytes)

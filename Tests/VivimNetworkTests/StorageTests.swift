@@ -151,24 +151,28 @@ import Testing
 
     @Test func aHolderRefusesToReplicateAgainWhatItsOwnerDeleted() {
         var m = StorageManager(localPeer: PeerKeyPair().peerID)
-        let owner = PeerKeyPair().peerID, other = PeerKeyPair().peerID
+        let owner = PeerKeyPair(), other = PeerKeyPair()
         let h = Self.hash(14)
-        #expect(m.replicaRequested(h, size: 10, from: owner) == .fetch)
+        #expect(m.replicaRequested(replicateRequest(h, size: 10, owner: owner), from: owner.peerID, now: Self.t0, unixNow: 1) == .fetch)
         // The owner's deletion overtakes the replica still being fetched.
-        #expect(m.deletionRequested(h, by: owner, now: Self.t0).isEmpty)
-        #expect(m.stored(h, size: 10, origin: .replica(owner: owner), now: Self.t0) == [.deleteLocal(h)])
+        #expect(m.deletionRequested(h, by: owner.peerID, now: Self.t0).isEmpty)
+        #expect(m.replicaFetched(h, from: owner.peerID, size: 10, now: Self.t0) == [.deleteLocal(h)])
         #expect(m.entries[h] == nil)
-        #expect(m.replicaRequested(h, size: 10, from: owner) == .refuse)
-        #expect(m.replicaRequested(h, size: 10, from: other) == .fetch)  // a tombstone binds one owner only
+        #expect(m.replicaRequested(replicateRequest(h, size: 10, owner: owner), from: owner.peerID, now: Self.t0, unixNow: 1) == .refuse(.tombstoned))
+        // A tombstone binds one owner only.
+        #expect(m.replicaRequested(replicateRequest(h, size: 10, owner: other), from: other.peerID, now: Self.t0, unixNow: 1) == .fetch)
     }
 
-    @Test func aFetchedCopyBecomesTheOwnersReplicaSoRevocationReachesIt() {
+    @Test func aCopyFetchedUnderItsOwnerBecomesThatOwnersReplicaSoRevocationReachesIt() {
         var m = StorageManager(localPeer: PeerKeyPair().peerID)
-        let owner = PeerKeyPair().peerID
+        let owner = PeerKeyPair()
         let h = Self.hash(15)
-        _ = m.stored(h, size: 10, origin: .fetched, now: Self.t0)
-        #expect(m.replicaRequested(h, size: 10, from: owner) == .alreadyHeld)
-        #expect(m.deletionRequested(h, by: owner, now: Self.t0) == [.deleteLocal(h)])
+        _ = m.stored(h, size: 10, origin: .fetched, contentID: "c", owner: owner.peerID, now: Self.t0)
+        #expect(m.replicaRequested(replicateRequest(h, size: 10, owner: owner), from: owner.peerID, now: Self.t0, unixNow: 1) == .alreadyHeld)
+        #expect(m.entries[h]?.origin == .replica(owner: owner.peerID) && m.entries[h]?.tier == .cold)
+        #expect(m.replicaUsage(of: owner.peerID).bytes == 10 && m.replicaUsage(of: owner.peerID).count == 1)
+        #expect(m.deletionRequested(h, by: owner.peerID, now: Self.t0) == [.deleteLocal(h)])
+        #expect(m.replicaUsage(of: owner.peerID).count == 0)
     }
 }
 
@@ -379,7 +383,7 @@ import Testing
 
     @Test func onlyTheOwnersRevocationDeletesAFetchedCopyAndTombstonesIt() {
         var m = StorageManager(localPeer: PeerKeyPair().peerID)
-        let owner = PeerKeyPair().peerID, mallory = PeerKeyPair().peerID, h = Self.hash(6)
+        let ownerKey = PeerKeyPair(), owner = ownerKey.peerID, mallory = PeerKeyPair().peerID, h = Self.hash(6)
         _ = m.stored(h, size: 10, origin: .fetched, contentID: "c", owner: owner, now: Self.t0)
         #expect(m.revocationSeen(h, by: mallory, now: Self.t0).isEmpty)
         #expect(m.entries[h] != nil && !m.isTombstoned(h))
@@ -387,7 +391,7 @@ import Testing
         #expect(m.entries[h] == nil && m.isTombstoned(h))
         // A fetch that was already on its way is dropped, and the owner cannot place it as a replica.
         #expect(m.stored(h, size: 10, origin: .fetched, now: Self.t0) == [.deleteLocal(h)])
-        #expect(m.replicaRequested(h, size: 10, from: owner) == .refuse)
+        #expect(m.replicaRequested(replicateRequest(h, size: 10, owner: ownerKey), from: owner, now: Self.t0, unixNow: 1) == .refuse(.tombstoned))
     }
 
     @Test func aCopyWithoutAKnownOwnerIsNotRevokedByAnyone() {

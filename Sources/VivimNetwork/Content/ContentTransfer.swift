@@ -2,7 +2,8 @@ import Crypto
 import VivimCore
 
 /// The network key of a bundle: the SHA-256 multihash of its bytes
-/// (`0x12 0x20 ‖ digest`, SPEC §8.2), which is also its DHT provider key.
+/// (`0x12 0x20 ‖ digest`). Providers of a bundle published under a content id are found
+/// under ``providerKey(contentID:)``; a bundle known only by its hash, under ``key``.
 public struct ContentHash: Hashable, Sendable, CustomStringConvertible {
     public let multihash: Multihash
 
@@ -14,8 +15,14 @@ public struct ContentHash: Hashable, Sendable, CustomStringConvertible {
         multihash = mh
     }
 
-    /// The DHT key (the multihash bytes).
+    /// The multihash bytes (the DHT provider key of a bundle known only by its hash).
     public var key: [UInt8] { multihash.bytes }
+
+    /// The DHT provider key of a content id (SPEC §8.2): the SHA-256 multihash of its UTF-8
+    /// bytes, `0x12 0x20 ‖ SHA-256(contentId)` — the key a libp2p node uses for a CID with
+    /// that digest, so any libp2p implementation finds the providers from the content id alone.
+    /// (The signed ``ContentRecord`` stays under `/vivim/record/<contentId>`.)
+    public static func providerKey(contentID: String) -> [UInt8] { Multihash.sha256(Array(contentID.utf8)).bytes }
 
     /// Whether `bytes` are the content this hash names.
     public func matches(_ bytes: [UInt8]) -> Bool { Array(SHA256.hash(data: bytes)) == multihash.digest }

@@ -78,8 +78,10 @@ public actor ContentTransferService {
     // MARK: fetching
 
     /// Fetches the bundle named `hash` from `peer` (dialling `addrs` if not connected)
-    /// and returns it once verified. Waits while 50 fetches are already running.
-    public func fetch(_ hash: ContentHash, from peer: PeerID, addrs: [Multiaddr] = []) async throws -> [UInt8] {
+    /// and returns it once verified. Waits while 50 fetches are already running. A size
+    /// announced over `maxSize` (default and upper bound: ``Configuration/maxBundleSize``) is
+    /// refused before any byte of the body is read.
+    public func fetch(_ hash: ContentHash, from peer: PeerID, addrs: [Multiaddr] = [], maxSize: Int? = nil) async throws -> [UInt8] {
         while fetching >= configuration.maxConcurrentTransfers {
             await withCheckedContinuation { fetchWaiters.append($0) }
         }
@@ -88,7 +90,8 @@ public actor ContentTransferService {
             fetching -= 1
             if !fetchWaiters.isEmpty { fetchWaiters.removeFirst().resume() }
         }
-        return try await Self.download(hash, from: peer, addrs: addrs, host: host, limit: configuration.maxBundleSize)
+        let limit = max(0, min(maxSize ?? configuration.maxBundleSize, configuration.maxBundleSize))
+        return try await Self.download(hash, from: peer, addrs: addrs, host: host, limit: limit)
     }
 
     private static func download(_ hash: ContentHash, from peer: PeerID, addrs: [Multiaddr], host: P2PHost, limit: Int) async throws -> [UInt8] {

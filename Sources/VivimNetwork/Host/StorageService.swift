@@ -288,7 +288,7 @@ public actor StorageService {
             return local
         }
         var lastError: any Swift.Error = ContentTransferService.Error.notFound
-        let found = try await dht.findProviders(hash.key, wanted: 3)
+        let found = try await dht.findProviders(Self.providerKey(hash, contentID: contentID), wanted: 3)
         let providers = await routing?.rank(found) ?? found
         for provider in providers where provider.id != host.peerID {
             do {
@@ -310,6 +310,14 @@ public actor StorageService {
             }
         }
         throw lastError
+    }
+
+    /// The DHT key a bundle is provided and looked up under: the SHA-256 multihash of its
+    /// content id (SPEC §8.2, ``ContentHash/providerKey(contentID:)``), so any libp2p node
+    /// finds its providers from the content id alone; a bundle known only by its hash is
+    /// provided under its own multihash.
+    static func providerKey(_ hash: ContentHash, contentID: String?) -> [UInt8] {
+        contentID.map(ContentHash.providerKey(contentID:)) ?? hash.key
     }
 
     /// Provider ranking, fetch feedback and replica-holder choice (set by ``VivimNode``).
@@ -343,7 +351,8 @@ public actor StorageService {
         for action in actions {
             switch action {
             case .announce(let hash):
-                spawn { [dht] in _ = try? await dht.provide(hash.key) }
+                let key = Self.providerKey(hash, contentID: manager.entries[hash]?.contentID)
+                spawn { [dht] in _ = try? await dht.provide(key) }
             case .findTargets(let hash, let count):
                 spawn { [weak self, dht] in
                     guard let result = try? await dht.findNode(hash.key) else { return }
@@ -353,7 +362,8 @@ public actor StorageService {
             case .replicate(let hash, let peer, let expiresAt):
                 let size = UInt64(manager.entries[hash]?.size ?? 0)
                 let expiresIn = expiresAt.map { UInt64(max(0, ($0 - now).components.seconds)) }
-                let request = ReplicationProtocol.Request(kind: .replicate, hash: hash, size: size, expiresIn: expiresIn)
+                let request = ReplicationProtocol.Request(kind: .replicate, hash: hash, size: size, expiresIn: expiresIn,
+                                                          record: replicationRecord(hash, size: size))
                 spawn { [weak self] in
                     let ok = (try? await self?.send(request, to: peer)) ?? false
                     await self?.replicationDone(hash, peer, ok)
@@ -384,6 +394,21 @@ public actor StorageService {
                 }
             }
         }
+    }
+
+    /// The record a REPLICATE of own content carries, signed by this node as its owner: the
+    /// content id (or the hash's base58 form for a bundle published by hash alone), the bundle
+    /// and its size; no addresses, so the request stays small.
+    private func replicationRecord(_ hash: ContentHash, size: UInt64) -> ContentRecord? {
+        let entry = manager.entries[hash]
+        var record = ContentRecord(
+            contentID: entry?.contentID ?? hash.description,
+            contentType: entry?.record?.contentType ?? "application/vivim-bundle+json", bundleHash: hash,
+            metadata: .init(size: size, createdAt: entry?.record?.createdAt ?? 0,
+                            replicationFactor: UInt32(clamping: entry?.replicationFactor ?? 0)),
+            owner: host.peerID)
+        do { try record.sign(as: host.identity, addrs: [], at: VivimNode.unixNow) } catch { return nil }
+        return record
     }
 
     private func targetsFound(_ hash: ContentHash, _ peers: [PeerID]) {
@@ -473,19 +498,33 @@ public actor StorageService {
         try await stream.write(ReplicationProtocol.encode(ok: ok))
     }
 
+    /// A REPLICATE: the manager checks the owner-signed record, tombstones, the owner's quota
+    /// and clamps the expiry; the bytes are fetched from the owner (at most the declared size,
+    /// within ``Configuration/requestTimeout``), written, and reported back.
     private func acceptReplica(_ request: ReplicationProtocol.Request, from owner: PeerID) async -> Bool {
         guard request.size <= UInt64(configuration.transfer.maxBundleSize) else { return false }
-        switch manager.replicaRequested(request.hash, size: Int(request.size), from: owner) {
-        case .refuse: return false
-        case .alreadyHeld: return true
+        switch manager.replicaRequested(request, from: owner, now: now, unixNow: VivimNode.unixNow) {
+        case .refuse(let reason):
+            logger.debug("replica refused", metadata: ["hash": "\(request.hash)", "owner": "\(owner)", "reason": "\(reason)"])
+            return false
+        case .alreadyHeld:
+            scheduleFlush()
+            return true
         case .fetch: break
         }
-        guard let bytes = try? await transfer.fetch(request.hash, from: owner),
-              (try? await store.write(bytes, as: request.hash)) != nil else { return false }
-        execute(manager.stored(request.hash, size: bytes.count, origin: .replica(owner: owner),
-                               expiresAt: request.expiresIn.map { now + .seconds(Int64(min($0, UInt64(Int64.max / 2)))) }, now: now))
-        // Revoked by the owner while the bytes were on their way: `stored` dropped them.
-        return manager.entries[request.hash] != nil
+        let hash = request.hash, size = Int(request.size), transfer = self.transfer, store = self.store
+        do {
+            let bytes = try await withDeadline(configuration.requestTimeout) {
+                try await transfer.fetch(hash, from: owner, maxSize: size)
+            }
+            try await store.write(bytes, as: hash)
+            execute(manager.replicaFetched(hash, from: owner, size: bytes.count, now: now))
+        } catch {
+            manager.replicaFetchFailed(hash, from: owner)
+            return false
+        }
+        // Deleted by the owner while the bytes were on their way, or not the declared size: dropped.
+        return manager.entries[hash]?.origin == .replica(owner: owner)
     }
 }
 

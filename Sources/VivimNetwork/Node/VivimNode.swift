@@ -243,7 +243,8 @@ public actor VivimNode {
     // MARK: content
 
     /// Publishes a bundle: stores it, provides it in the DHT (libp2p ADD_PROVIDER under the
-    /// bundle's multihash, and a ``ContentRecord`` signed by this node under `contentId`),
+    /// content id's provider key, ``ContentHash/providerKey(contentID:)`` — SPEC §8.2 —, and a
+    /// ``ContentRecord`` signed by this node under `/vivim/record/<contentId>`),
     /// replicates it to `replicationFactor` peers, and publishes a notification on each topic.
     @discardableResult
     public func publish(contentId: String, bytes: [UInt8], contentType: String = "application/vivim-bundle+json",
@@ -272,11 +273,12 @@ public actor VivimNode {
     }
 
     /// Providers of `contentId`: the signed providers of its DHT record (signatures
-    /// checked) followed by peers that announced its bundle with ADD_PROVIDER.
+    /// checked) followed by peers that announced it with ADD_PROVIDER under its provider key
+    /// (SPEC §8.2: the SHA-256 multihash of the content id).
     public func providers(contentId: String) async throws -> [KadMessage.Peer] {
         let record = try await record(of: contentId)
         var out = record.providers.filter(record.verifies).map { KadMessage.Peer(id: $0.peer, addrs: $0.addrs) }
-        let announced = (try? await dht.findProviders(record.bundleHash.key, wanted: 20)) ?? []
+        let announced = (try? await dht.findProviders(ContentHash.providerKey(contentID: contentId), wanted: 20)) ?? []
         for p in announced where !out.contains(where: { $0.id == p.id }) { out.append(p) }
         return out
     }

@@ -10,9 +10,10 @@ import Musl
 extension NetworkBenchmark {
     /// `nodes` full ``VivimNode``s on 127.0.0.1 (DHT, gossipsub, storage, transfer), joined
     /// through node 0. Each of `bundles` bundles of `bundleSize` bytes is published by one node
-    /// (replication factor 0, so only its publisher holds it) and fetched once by the publisher
-    /// (local: store read + hash check) and once by a node that has never seen it (network:
-    /// DHT provider lookup, dial if needed, `/vivim/content/1.0.0` transfer, hash check, store).
+    /// under a content id (replication factor 0, so only its publisher holds it) and fetched by
+    /// content id once by the publisher (local: store read + hash check) and once by a node that
+    /// has never seen it (network: the signed record's GET_VALUE, the provider lookup under the
+    /// content id's key (SPEC §8.2), dial if needed, `/vivim/content/1.0.0` transfer, hash check, store).
     /// `directory` holds the nodes' content stores; the caller removes it.
     public static func contentFetch(nodes count: Int = 50, bundles: Int = 100, bundleSize: Int = 64 * 1024,
                                      directory root: String) async throws -> [Figure] {
@@ -45,28 +46,30 @@ extension NetworkBenchmark {
         for node in nodes { _ = try? await node.dht.findNode(node.peerID.bytes) }
 
         var rng = SplitMix64(seed: 7)
-        var published: [(publisher: Int, hash: ContentHash)] = []
+        var published: [(publisher: Int, contentID: String)] = []
         for b in 0..<bundles {
             let publisher = Int(rng.next() % UInt64(count))
             var bytes = [UInt8](repeating: 0, count: bundleSize)
             for j in stride(from: 0, to: bundleSize, by: 8) { bytes[j] = UInt8(truncatingIfNeeded: rng.next() &+ UInt64(b)) }
-            let hash = try await nodes[publisher].storage.publish(bytes, replicationFactor: 0)
-            _ = try await nodes[publisher].dht.provide(hash.key)
-            published.append((publisher, hash))
+            let contentID = "bench-\(b)"
+            _ = try await nodes[publisher].publish(contentId: contentID, bytes: bytes, replicationFactor: 0)
+            // The publish provides in the background; wait for it, so the figure is the fetch alone.
+            _ = try await nodes[publisher].dht.provide(ContentHash.providerKey(contentID: contentID))
+            published.append((publisher, contentID))
         }
 
         var local: [Duration] = [], network: [Duration] = []
         var failures = 0
-        for (publisher, hash) in published {
+        for (publisher, contentID) in published {
             var t = ContinuousClock.now
-            _ = try await nodes[publisher].fetch(hash)
+            _ = try await nodes[publisher].fetch(contentId: contentID)
             local.append(ContinuousClock.now - t)
 
             var reader = Int(rng.next() % UInt64(count))
             if reader == publisher { reader = (reader + 1) % count }
             t = ContinuousClock.now
             do {
-                _ = try await nodes[reader].fetch(hash)
+                _ = try await nodes[reader].fetch(contentId: contentID)
                 network.append(ContinuousClock.now - t)
             } catch {
                 failures += 1

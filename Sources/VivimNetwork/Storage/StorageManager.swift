@@ -22,7 +22,28 @@ public struct StorageManager: Sendable {
         public var deletionRetryDelay: Duration = .seconds(1)
         /// How long a revoked id (or an id its owner asked us to delete) is refused.
         public var tombstoneRetention: Duration = .seconds(30 * 24 * 3600)
+        /// Tombstones of other owners, in total (per node). At the cap the oldest of them is
+        /// forgotten; this node's own tombstones (revocations it still retries) never are.
         public var maxTombstones = 100_000
+        /// Tombstones one other owner can cause here (per owner). Past it, that owner's new
+        /// tombstones are not recorded (its deletions still happen): a flood costs only the flooder.
+        public var maxTombstonesPerOwner = 10_000
+        /// The longest a replica is kept for its owner: a REPLICATE's `expires_in` is clamped to it
+        /// before any arithmetic (security review finding 1).
+        public var maxReplicaLifetime: Duration = .seconds(10 * 365 * 24 * 3600)
+        /// Bytes of replicas one owner may have here, held and being fetched (per owner, a share
+        /// of ``coldCapacity``), so no single peer can fill the cold tier.
+        public var maxReplicaBytesPerOwner = 512 << 20
+        /// Replicas one owner may have here (per owner).
+        public var maxReplicasPerOwner = 10_000
+        /// Replicas held for others, all owners together (per node; bounds the index as well as the bytes).
+        public var maxReplicas = 100_000
+        /// Replica fetches running at once for one owner, and in total; further REPLICATE
+        /// requests are refused (busy) until one finishes.
+        public var maxIncomingReplicasPerOwner = 4
+        public var maxIncomingReplicas = 32
+        /// A replica fetch not reported within this time is forgotten (late bytes are dropped).
+        public var replicaFetchTimeout: Duration = .seconds(300)
         /// A copy fetched under a known owner is checked this often for the owner's signed
         /// revocation (its DHT record), in case the pubsub notice was missed.
         public var revocationCheckInterval: Duration = .seconds(3600)
@@ -85,6 +106,8 @@ public struct StorageManager: Sendable {
         public var record: RecordInfo? = nil
         /// When the owner's revocation was last looked for (nil: not yet).
         public var lastRevocationCheck: NetworkInstant? = nil
+
+        var isReplica: Bool { if case .replica = origin { true } else { false } }
     }
 
     public enum Action: Sendable, Hashable {
@@ -107,12 +130,37 @@ public struct StorageManager: Sendable {
 
     /// What to do with a request to hold a replica.
     public enum ReplicaDecision: Sendable, Equatable {
-        /// Refused: no room, too large, or the id was deleted by this owner (tombstone).
-        case refuse
-        /// Already held here (now also on the owner's behalf): answer yes without fetching.
+        case refuse(Refusal)
+        /// Already held here on this owner's behalf (or a copy fetched under this owner, which now
+        /// becomes its replica): answer yes without fetching.
         case alreadyHeld
-        /// Fetch the bytes from the owner, then report ``stored(_:size:origin:replicationFactor:expiresAt:now:)``.
+        /// Fetch at most the declared size from the owner, then report ``replicaFetched(_:from:size:now:)``
+        /// or ``replicaFetchFailed(_:from:)``.
         case fetch
+    }
+
+    /// Why a REPLICATE is refused.
+    public enum Refusal: Sendable, Equatable {
+        /// No active, owner-signed record naming this bundle, its size and the requesting peer as owner.
+        case unauthorized
+        /// This owner deleted it here, or its content was revoked (tombstone).
+        case tombstoned
+        /// Held here for someone else (own content, another owner's replica, a copy fetched under
+        /// another or an unknown owner): the owner of an entry never changes.
+        case heldForAnother
+        /// Over the owner's quota, the replica count or the cold tier's capacity.
+        case quota
+        /// Too many replica fetches running (this owner's or in total), or this one already is.
+        case busy
+    }
+
+    /// A replica being fetched: the room it holds in the owner's quota until it is reported.
+    public struct IncomingReplica: Sendable, Equatable {
+        public var size: Int
+        /// The requested expiry, clamped to ``Configuration/maxReplicaLifetime``.
+        public var expiresAt: NetworkInstant?
+        public var contentID: String?
+        public var since: NetworkInstant
     }
 
     /// A deleted id that must not come back: own content revoked or expired here, or a
@@ -154,8 +202,23 @@ public struct StorageManager: Sendable {
     public private(set) var entries: [ContentHash: Entry] = [:]
     public private(set) var deletions: [Deletion] = []
     public private(set) var tombstones: [TombstoneKey: Tombstone] = [:]
-    /// Tombstones per hash (any owner), so ``isTombstoned(_:)`` is one lookup.
+    /// Replicas being fetched, per (hash, owner).
+    public private(set) var incoming: [TombstoneKey: IncomingReplica] = [:]
+    /// Revocation and expiry tombstones per hash (any owner), so ``isTombstoned(_:)`` is one lookup.
     private var buried: [ContentHash: Int] = [:]
+    /// Tombstones of other owners: how many each owner has, and their insertion order (with a
+    /// sequence number, so an entry left behind by a forgotten tombstone is skipped), so that
+    /// evicting the oldest is O(1) amortized instead of a scan.
+    private var foreignTombstones: [PeerID: Int] = [:]
+    private var foreignCount = 0
+    private var foreignOrder: [(key: TombstoneKey, seq: UInt64)] = []
+    private var foreignHead = 0
+    private var foreignSeq: [TombstoneKey: UInt64] = [:]
+    private var nextSeq: UInt64 = 0
+    /// Bytes and count of the replicas held for each owner, and in total (kept as entries change).
+    private var replicaUsage: [PeerID: (bytes: Int, count: Int)] = [:]
+    private var replicaBytes = 0
+    private var replicaCount = 0
     static let maxDeletionLog = 10_000
 
     public init(localPeer: PeerID, configuration: Configuration = .init()) {
@@ -164,6 +227,24 @@ public struct StorageManager: Sendable {
     }
 
     public func bytes(in tier: Tier) -> Int { entries.values.filter { $0.tier == tier }.reduce(0) { $0 + $1.size } }
+
+    /// Bytes and count of the replicas held for `owner` (not counting those being fetched).
+    public func replicaUsage(of owner: PeerID) -> (bytes: Int, count: Int) { replicaUsage[owner] ?? (0, 0) }
+
+    /// Every change of an entry goes through here, so the replica accounting stays exact.
+    private mutating func put(_ hash: ContentHash, _ entry: Entry?) {
+        if let old = entries[hash], case .replica(let o) = old.origin { account(o, bytes: -old.size, count: -1) }
+        entries[hash] = entry
+        if let entry, case .replica(let o) = entry.origin { account(o, bytes: entry.size, count: 1) }
+    }
+
+    private mutating func account(_ owner: PeerID, bytes: Int, count: Int) {
+        let u = replicaUsage[owner] ?? (0, 0)
+        let next = (bytes: u.bytes + bytes, count: u.count + count)
+        replicaUsage[owner] = next.count <= 0 ? nil : next
+        replicaBytes += bytes
+        replicaCount += count
+    }
 
     // MARK: local events
 
@@ -181,6 +262,12 @@ public struct StorageManager: Sendable {
         if origin == .fetched || origin == .cached, isTombstoned(hash) {
             return entries[hash] == nil ? [.deleteLocal(hash)] : []
         }
+        // A local fetch of bytes held as own content or as someone's replica leaves that entry
+        // (and its owner) as it is.
+        if origin == .fetched || origin == .cached, let e = entries[hash], e.origin == .own || e.isReplica {
+            accessed(hash, now: now)
+            return []
+        }
         let tier: Tier
         switch origin {
         case .own: tier = .hot
@@ -190,10 +277,10 @@ public struct StorageManager: Sendable {
         }
         let factor = origin == .own ? (replicationFactor ?? configuration.defaultReplicationFactor) : 0
         let previous = entries[hash]
-        entries[hash] = Entry(size: size, origin: origin, tier: tier, replicationFactor: factor,
-                              lastAccess: now, expiresAt: expiresAt, lastRepairCheck: now,
-                              contentID: contentID ?? previous?.contentID, owner: owner ?? previous?.owner,
-                              record: record, lastRevocationCheck: now)
+        put(hash, Entry(size: size, origin: origin, tier: tier, replicationFactor: factor,
+                        lastAccess: now, expiresAt: expiresAt, lastRepairCheck: now,
+                        contentID: contentID ?? previous?.contentID, owner: owner ?? previous?.owner,
+                        record: record, lastRevocationCheck: now))
         var actions: [Action] = [.announce(hash)]
         if factor > 0 { actions.append(.findTargets(hash, count: factor + 2)) }
         return actions + evict(now: now)
@@ -203,13 +290,26 @@ public struct StorageManager: Sendable {
         entries[hash]?.lastAccess = now
     }
 
-    /// Whether a replica of `size` bytes fits in the cold tier.
-    public func canAcceptReplica(size: Int) -> Bool { bytes(in: .cold) + size <= configuration.coldCapacity }
+    /// Whether a replica of `size` bytes for `owner` fits: the cold tier's capacity, the
+    /// owner's quota (bytes and count) and the node's replica count, counting replicas held and
+    /// being fetched. O(1) in the entries (the fetches in flight are bounded).
+    public func canAcceptReplica(size: Int, for owner: PeerID) -> Bool {
+        let mine = incoming.filter { $0.key.owner == owner }.values
+        let pendingBytes = incoming.values.reduce(0) { $0 + $1.size }, myPendingBytes = mine.reduce(0) { $0 + $1.size }
+        let usage = replicaUsage(of: owner)
+        return size >= 0
+            && size <= configuration.coldCapacity - replicaBytes - pendingBytes
+            && size <= configuration.maxReplicaBytesPerOwner - usage.bytes - myPendingBytes
+            && usage.count + mine.count < configuration.maxReplicasPerOwner
+            && replicaCount + incoming.count < configuration.maxReplicas
+    }
 
     /// Whether this node revoked (or let expire) its own content `hash`; it is not published again.
     public func isRevoked(_ hash: ContentHash) -> Bool { tombstones[TombstoneKey(hash: hash, owner: localPeer)] != nil }
 
-    /// Whether any owner revoked or deleted `hash` here: it is neither served, fetched nor kept.
+    /// Whether `hash` was revoked (or expired) here by its owner — this node for own content, or
+    /// the owner of a copy through its signed revocation: it is neither served, fetched nor kept.
+    /// A deletion an owner asked for binds only that owner's replica (security review finding 6a).
     public func isTombstoned(_ hash: ContentHash) -> Bool { buried[hash] != nil }
 
     /// A revocation of `hash` signed by `owner` was seen (a pubsub notice or the DHT record;
@@ -228,20 +328,76 @@ public struct StorageManager: Sendable {
         return delete(hash, reason: .revoked, now: now)
     }
 
-    /// `owner` asks this node to keep a replica of `hash`.
-    public mutating func replicaRequested(_ hash: ContentHash, size: Int, from owner: PeerID) -> ReplicaDecision {
-        guard owner != localPeer, tombstones[TombstoneKey(hash: hash, owner: owner)] == nil else { return .refuse }
-        if let e = entries[hash] {
-            // A copy fetched or cached for local use becomes the owner's replica, so its
-            // revocation reaches it; own content or another owner's replica stays as it is.
-            if e.origin == .fetched || e.origin == .cached {
-                entries[hash]!.origin = .replica(owner: owner)
-                entries[hash]!.owner = owner
-                if !e.pinned { entries[hash]!.tier = .cold }
-            }
-            return .alreadyHeld
+    /// `owner` asks this node to keep a replica (a REPLICATE on `/vivim/replicate/1.0.0`).
+    /// Accepted only with an active record of the bundle and its size that names `owner` as
+    /// its publisher and is signed by it (issue 11: a peer speaks only for itself), never for
+    /// a tombstoned hash, never over the owner's quota, and never by changing the owner of an
+    /// entry held here (security review finding 6b). On ``ReplicaDecision/fetch`` the room is
+    /// reserved and the expiry, clamped to ``Configuration/maxReplicaLifetime``, kept until
+    /// the fetch is reported.
+    public mutating func replicaRequested(_ request: ReplicationProtocol.Request, from owner: PeerID,
+                                          now: NetworkInstant, unixNow: UInt64) -> ReplicaDecision {
+        let hash = request.hash, key = TombstoneKey(hash: hash, owner: owner)
+        guard owner != localPeer, let record = request.record,
+              Self.authorizes(record, hash: hash, size: request.size, owner: owner, unixNow: unixNow) else {
+            return .refuse(.unauthorized)
         }
-        return canAcceptReplica(size: size) ? .fetch : .refuse
+        guard tombstones[key] == nil, !isTombstoned(hash) else { return .refuse(.tombstoned) }
+        // A bundle published without a content id is named by its hash (its base58 form).
+        let contentID = record.contentID == hash.description ? nil : record.contentID
+        if let e = entries[hash] {
+            switch e.origin {
+            case .replica(let holder) where holder == owner:
+                return .alreadyHeld
+            case .fetched where e.owner == owner, .cached where e.owner == owner:
+                // A copy fetched under this very owner becomes its replica (same owner, so its
+                // revocation still reaches it), if its quota allows.
+                guard canAcceptReplica(size: e.size, for: owner) else { return .refuse(.quota) }
+                var replica = e
+                replica.origin = .replica(owner: owner)
+                replica.contentID = e.contentID ?? contentID
+                if !e.pinned { replica.tier = .cold }
+                put(hash, replica)
+                return .alreadyHeld
+            default:
+                return .refuse(.heldForAnother)
+            }
+        }
+        guard incoming[key] == nil, incoming.count < configuration.maxIncomingReplicas,
+              incoming.keys.count(where: { $0.owner == owner }) < configuration.maxIncomingReplicasPerOwner else {
+            return .refuse(.busy)
+        }
+        guard request.size <= UInt64(Int.max), canAcceptReplica(size: Int(request.size), for: owner) else { return .refuse(.quota) }
+        let expiresAt = request.expiresIn.map { now + .seconds(untrusted: $0, atMost: configuration.maxReplicaLifetime) }
+        incoming[key] = IncomingReplica(size: Int(request.size), expiresAt: expiresAt, contentID: contentID, since: now)
+        return .fetch
+    }
+
+    /// Whether `record` lets `owner` place a replica of `hash` (`size` bytes): active, not
+    /// expired at `unixNow`, of that bundle and size, naming `owner` as its publisher, and
+    /// signed by `owner` (its provider entry verifies against the key in its peer id).
+    public static func authorizes(_ record: ContentRecord, hash: ContentHash, size: UInt64, owner: PeerID, unixNow: UInt64) -> Bool {
+        guard record.status == .active, record.bundleHash == hash, record.metadata.size == size,
+              record.publisher == owner, record.metadata.expiresAt.map({ $0 > unixNow }) ?? true else { return false }
+        return record.providers.contains { $0.peer == owner && record.verifies($0) }
+    }
+
+    /// The shell fetched the replica `owner` asked for (verified against its hash, at most the
+    /// declared size) and wrote it. It is kept as `owner`'s replica only if it is still wanted
+    /// (not deleted by the owner meanwhile, not timed out), has exactly the declared size, and
+    /// no entry of someone else holds the hash; otherwise the bytes are dropped.
+    public mutating func replicaFetched(_ hash: ContentHash, from owner: PeerID, size: Int, now: NetworkInstant) -> [Action] {
+        let drop: [Action] = entries[hash] == nil ? [.deleteLocal(hash)] : []
+        guard let wanted = incoming.removeValue(forKey: TombstoneKey(hash: hash, owner: owner)), wanted.size == size else { return drop }
+        if let e = entries[hash] {
+            guard e.origin == .replica(owner: owner) || ((e.origin == .fetched || e.origin == .cached) && e.owner == owner) else { return [] }
+        }
+        return stored(hash, size: size, origin: .replica(owner: owner), expiresAt: wanted.expiresAt, contentID: wanted.contentID, now: now)
+    }
+
+    /// The replica fetch failed: its reservation is released.
+    public mutating func replicaFetchFailed(_ hash: ContentHash, from owner: PeerID) {
+        incoming[TombstoneKey(hash: hash, owner: owner)] = nil
     }
 
     /// Pinned content is never evicted; pinning cached content moves it to the hot tier.
@@ -319,14 +475,20 @@ public struct StorageManager: Sendable {
         return [.requestDeletion(hash, at: peer)]
     }
 
-    /// Another node asks us to delete content we hold; only its owner may. The request is
-    /// remembered (a tombstone) even when nothing is held yet, so that a replica of the
-    /// same owner still being fetched, or asked for later, is refused.
+    /// Another node asks us to delete a replica we hold (or are fetching) for it; only a
+    /// replica made for that very peer is deleted. The request is then remembered (a
+    /// tombstone of that owner only), so that a fetch still on its way is dropped and the
+    /// same owner's later REPLICATE of it is refused. A DELETE for anything else — content
+    /// not held, or held for someone else — changes nothing and leaves no tombstone, so it
+    /// can neither censor a hash nor fill the tombstones (security review finding 6a).
     public mutating func deletionRequested(_ hash: ContentHash, by peer: PeerID, now: NetworkInstant) -> [Action] {
         guard peer != localPeer else { return [] }
-        if let e = entries[hash], e.origin != .replica(owner: peer) { return [] }
-        bury(TombstoneKey(hash: hash, owner: peer), Tombstone(reason: .ownerRequest, at: now), now: now)
-        return delete(hash, reason: .ownerRequest, now: now)
+        let key = TombstoneKey(hash: hash, owner: peer)
+        let fetching = incoming.removeValue(forKey: key) != nil
+        let holds = entries[hash]?.origin == .replica(owner: peer)
+        guard holds || fetching else { return [] }
+        bury(key, Tombstone(reason: .ownerRequest, at: now), now: now)
+        return holds ? delete(hash, reason: .ownerRequest, now: now) : []
     }
 
     /// The holder acknowledged a deletion request (it no longer keeps a replica for us).
@@ -350,7 +512,8 @@ public struct StorageManager: Sendable {
     }
 
     private mutating func delete(_ hash: ContentHash, reason: DeletionReason, now: NetworkInstant) -> [Action] {
-        guard let e = entries.removeValue(forKey: hash) else { return [] }
+        guard let e = entries[hash] else { return [] }
+        put(hash, nil)
         var actions: [Action] = [.deleteLocal(hash)]
         // Every peer ever asked to replicate may hold the bytes: replicas, requests still in
         // flight, and peers that failed, timed out or were thought lost.
@@ -366,21 +529,55 @@ public struct StorageManager: Sendable {
         return actions
     }
 
+    /// Records a tombstone. Another owner's is bounded per owner (past
+    /// ``Configuration/maxTombstonesPerOwner`` it is not recorded) and in total (past
+    /// ``Configuration/maxTombstones`` the oldest other owner's tombstone goes, found in O(1)
+    /// amortized); this node's own, which may still have deletions to retry, are never
+    /// evicted by others' (security review finding 6c).
     private mutating func bury(_ key: TombstoneKey, _ tombstone: Tombstone, now: NetworkInstant) {
-        if tombstones[key] == nil, tombstones.count >= configuration.maxTombstones,
-           let oldest = tombstones.min(by: { $0.value.at < $1.value.at })?.key {
-            forget(oldest)
+        guard tombstones[key] == nil else { return }
+        if key.owner != localPeer {
+            guard foreignTombstones[key.owner, default: 0] < configuration.maxTombstonesPerOwner else { return }
+            while foreignCount >= configuration.maxTombstones, let oldest = oldestForeign() { forget(oldest) }
+            guard foreignCount < configuration.maxTombstones else { return }
+            nextSeq += 1
+            foreignSeq[key] = nextSeq
+            foreignOrder.append((key, nextSeq))
+            foreignTombstones[key.owner, default: 0] += 1
+            foreignCount += 1
         }
-        if tombstones[key] == nil {
-            tombstones[key] = tombstone
-            buried[key.hash, default: 0] += 1
+        tombstones[key] = tombstone
+        if tombstone.reason != .ownerRequest { buried[key.hash, default: 0] += 1 }
+    }
+
+    /// The oldest live tombstone of another owner (entries of forgotten ones are skipped).
+    private mutating func oldestForeign() -> TombstoneKey? {
+        while foreignHead < foreignOrder.count {
+            let (key, seq) = foreignOrder[foreignHead]
+            foreignHead += 1
+            if foreignSeq[key] == seq { return key }
         }
+        return nil
     }
 
     private mutating func forget(_ key: TombstoneKey) {
-        guard tombstones.removeValue(forKey: key) != nil else { return }
-        buried[key.hash, default: 1] -= 1
-        if buried[key.hash] == 0 { buried[key.hash] = nil }
+        guard let t = tombstones.removeValue(forKey: key) else { return }
+        if t.reason != .ownerRequest {
+            buried[key.hash, default: 1] -= 1
+            if buried[key.hash] == 0 { buried[key.hash] = nil }
+        }
+        guard foreignSeq.removeValue(forKey: key) != nil else { return }
+        foreignCount -= 1
+        foreignTombstones[key.owner, default: 1] -= 1
+        if foreignTombstones[key.owner] == 0 { foreignTombstones[key.owner] = nil }
+        // Drop the order's dead entries once they outnumber the live ones (amortized O(1)).
+        if foreignOrder.count - foreignHead > 2 * foreignCount + 1024 {
+            foreignOrder = foreignOrder[foreignHead...].filter { foreignSeq[$0.key] == $0.seq }
+            foreignHead = 0
+        } else if foreignHead > 1024, foreignHead * 2 > foreignOrder.count {
+            foreignOrder.removeFirst(foreignHead)
+            foreignHead = 0
+        }
     }
 
     /// Deletion requests due for a retry; tombstones past their retention are forgotten.
@@ -407,6 +604,7 @@ public struct StorageManager: Sendable {
 
     /// Expiry, retention, eviction, periodic replica checks, and retries of unacknowledged deletions.
     public mutating func tick(now: NetworkInstant) -> [Action] {
+        incoming = incoming.filter { now - $0.value.since < configuration.replicaFetchTimeout }
         var actions = retryDeletions(now: now)
         for hash in entries.keys.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             guard let e = entries[hash] else { continue }
@@ -521,7 +719,8 @@ extension StorageManager {
             return NetworkInstant(nanoseconds: now.nanoseconds - back * 1_000_000_000)
         }
         var out = Restoration()
-        for g in index?.graves ?? [] {
+        // Oldest first, so the eviction order of other owners' tombstones follows their age.
+        for g in (index?.graves ?? []).sorted(by: { $0.at < $1.at }) {
             var t = Tombstone(reason: g.reason, at: instant(g.at))
             for (peer, attempts) in g.unacknowledged { t.unacknowledged[peer] = Tombstone.Retry(attempts: max(1, attempts), next: now) }
             t.abandoned = Set(g.abandoned)
@@ -549,7 +748,7 @@ extension StorageManager {
             e.pinned = item.pinned
             e.replicas = Set(item.replicas).subtracting([localPeer])
             e.refused = Set(item.refused).subtracting(e.replicas)
-            entries[item.hash] = e
+            put(item.hash, e)
             out.restored += 1
         }
         for (hash, size) in files.sorted(by: { $0.key.key.lexicographicallyPrecedes($1.key.key) }) where entries[hash] == nil && !seen.contains(hash) {
@@ -558,8 +757,8 @@ extension StorageManager {
                 out.actions.append(.deleteLocal(hash))
                 continue
             }
-            entries[hash] = Entry(size: size, origin: .cached, tier: .warm, replicationFactor: 0, lastAccess: now,
-                                  expiresAt: nil, lastRepairCheck: now)
+            put(hash, Entry(size: size, origin: .cached, tier: .warm, replicationFactor: 0, lastAccess: now,
+                            expiresAt: nil, lastRepairCheck: now))
             out.adopted.append(hash)
         }
         for hash in entries.keys.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {

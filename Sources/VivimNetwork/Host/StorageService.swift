@@ -407,7 +407,7 @@ public actor StorageService {
             metadata: .init(size: size, createdAt: entry?.record?.createdAt ?? 0,
                             replicationFactor: UInt32(clamping: entry?.replicationFactor ?? 0)),
             owner: host.peerID)
-        do { try record.sign(as: host.identity, addrs: [], at: VivimNode.unixNow) } catch { return nil }
+        do { try record.sign(as: host.identity, addrs: [], at: unixNow) } catch { return nil }
         return record
     }
 
@@ -503,7 +503,7 @@ public actor StorageService {
     /// within ``Configuration/requestTimeout``), written, and reported back.
     private func acceptReplica(_ request: ReplicationProtocol.Request, from owner: PeerID) async -> Bool {
         guard request.size <= UInt64(configuration.transfer.maxBundleSize) else { return false }
-        switch manager.replicaRequested(request, from: owner, now: now, unixNow: VivimNode.unixNow) {
+        switch manager.replicaRequested(request, from: owner, now: now, unixNow: unixNow) {
         case .refuse(let reason):
             logger.debug("replica refused", metadata: ["hash": "\(request.hash)", "owner": "\(owner)", "reason": "\(reason)"])
             return false

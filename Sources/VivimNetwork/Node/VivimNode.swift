@@ -252,7 +252,7 @@ public actor VivimNode {
                         topics: [String] = [], announcement: [UInt8]? = nil) async throws -> ContentHash {
         guard started else { throw Error.notStarted }
         for t in topics where !Topic.isValid(t) { throw Error.invalidTopic(t) }
-        let created = Self.unixNow
+        let created = unixNow
         let hash = try await storage.publish(bytes, replicationFactor: replicationFactor, expiresIn: expiresIn, contentID: contentId,
                                              record: .init(contentType: contentType, createdAt: created, topics: topics))
         published[contentId] = hash
@@ -260,7 +260,7 @@ public actor VivimNode {
         var record = ContentRecord(
             contentID: contentId, contentType: contentType, bundleHash: hash,
             metadata: .init(size: UInt64(bytes.count), createdAt: created,
-                            expiresAt: expiresIn.map { created + UInt64(max(0, $0.components.seconds)) },
+                            expiresAt: expiresIn.map { let (t, o) = created.addingReportingOverflow(UInt64(max(0, $0.components.seconds))); return o ? .max : t },
                             replicationFactor: UInt32(replicationFactor ?? configuration.storage.storage.defaultReplicationFactor)),
             owner: peerID)
         try record.sign(as: identity, addrs: host.listenAddresses, at: created)
@@ -357,10 +357,10 @@ public actor VivimNode {
         emit(.contentRevoked(hash))
         guard let entry, entry.origin == .own, let contentID = entry.contentID else { return }
         published[contentID] = nil
-        let info = entry.record ?? .init(contentType: "application/vivim-bundle+json", createdAt: Self.unixNow)
-        var revoked = ownRecord(contentID, hash, entry, info).revoked(at: Self.unixNow)
+        let info = entry.record ?? .init(contentType: "application/vivim-bundle+json", createdAt: unixNow)
+        var revoked = ownRecord(contentID, hash, entry, info).revoked(at: unixNow)
         do {
-            try revoked.sign(as: identity, addrs: [], at: Self.unixNow)
+            try revoked.sign(as: identity, addrs: [], at: unixNow)
         } catch {
             logger.warning("revocation not signed", metadata: ["content": "\(contentID)", "error": "\(error)"])
             return
@@ -384,7 +384,7 @@ public actor VivimNode {
         guard !reannounced, !stopped, await dht.routingTableSize > 0 else { return }
         reannounced = true
         await storage.announceRestored()
-        let addrs = host.listenAddresses, now = Self.unixNow
+        let addrs = host.listenAddresses, now = unixNow
         for own in await storage.ownRecords where published[own.contentID] == nil || published[own.contentID] == own.hash {
             published[own.contentID] = own.hash
             guard let info = own.entry.record else { continue }
@@ -627,11 +627,8 @@ public actor VivimNode {
         return NodeType(rawValue: String(agent[agent.index(after: open)..<agent.index(before: agent.endIndex)]))
     }
 
-    static var unixNow: UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(max(0, ts.tv_sec))
-    }
+    /// Wall-clock seconds from the node's one clock (record timestamps).
+    private var unixNow: UInt64 { host.configuration.clock.unixSeconds }
 
     static func milliseconds(_ d: Duration) -> Double {
         Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15

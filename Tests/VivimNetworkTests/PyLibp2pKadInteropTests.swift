@@ -51,10 +51,10 @@ import Testing
         let py = try PyProcess([PyProcess.script("py_kad.py"), vivim.address.description])
         defer { py.stop() }
         _ = try await py.line("READY")
+        // py holds no provider record, and `other` has never talked to py: only VIVIM's
+        // answers can name either (py's own table refresh learns peers by asking VIVIM too).
         try py.send("localprov \(hex(provided))")
         #expect(try await py.line("PROVIDERS") == "")
-        try py.send("routing -")
-        #expect(!Self.ids(try await py.line("PEERS")).contains(other.host.peerID.description))
 
         try py.send("findprov \(hex(provided))")
         #expect(Self.ids(try await py.line("PROVIDERS")).contains(vivim.host.peerID.description))

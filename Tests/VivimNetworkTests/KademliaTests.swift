@@ -55,7 +55,8 @@ import Testing
         bad.writeBytes(field: 8, [0x0A, 0x02, 0xFF, 0xFF])
         #expect(throws: WireError.self) { try KadMessage(decoding: bad.bytes) }
         #expect(throws: WireError.self) { try KadMessage(decoding: [0x08, 0x09]) }  // unknown type
-        #expect(throws: WireError.self) { try KadMessage(decoding: [0x12, 0x00]) }  // no type
+        // No type field: proto3 omits the default, PUT_VALUE (SPEC §8.1).
+        #expect(try KadMessage(decoding: [0x12, 0x00]) == KadMessage(type: .putValue))
     }
 }
 
@@ -115,12 +116,14 @@ import Testing
     @Test func storesAndServesValuesButRejectsMismatchedKeys() {
         var node = KademliaNode(localPeer: PeerKeyPair().peerID)
         let from = PeerKeyPair().peerID
-        let record = KadMessage.Record(key: [1], value: [42])
-        #expect(node.handleRequest(from: from, KadMessage(type: .putValue, key: [1], record: record), now: .zero) != nil)
-        #expect(node.handleRequest(from: from, KadMessage(type: .putValue, key: [2], record: record), now: .zero) == nil)
-        let reply = node.handleRequest(from: from, KadMessage(type: .getValue, key: [1]), now: .zero)
-        #expect(reply?.record?.value == [42])
-        #expect(node.localRecord(for: [2]) == nil)
+        let owner = PeerKeyPair().publicKey
+        let key = KadRecordNamespace.publicKeyPrefix + owner.peerID.bytes, other = KadRecordNamespace.publicKeyPrefix + from.bytes
+        let record = KadMessage.Record(key: key, value: owner.protobufEncoded)
+        #expect(node.handleRequest(from: from, KadMessage(type: .putValue, key: key, record: record), now: .zero) != nil)
+        #expect(node.handleRequest(from: from, KadMessage(type: .putValue, key: other, record: record), now: .zero) == nil)
+        let reply = node.handleRequest(from: from, KadMessage(type: .getValue, key: key), now: .zero)
+        #expect(reply?.record?.value == owner.protobufEncoded)
+        #expect(node.localRecord(for: other) == nil)
     }
 
     @Test func timesOutUnansweredRequestsAndEvictsThePeer() {

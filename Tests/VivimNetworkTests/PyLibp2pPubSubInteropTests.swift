@@ -2,9 +2,18 @@ import Testing
 @testable import VivimNetwork
 
 /// Gossipsub across implementations: signed messages published on a VIVIM
-/// `PubSubService` reach py-libp2p's GossipSub and vice versa.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct PyLibp2pPubSubInteropTests {
-    @Test func messagesAreDeliveredInBothDirections() async throws {
+/// `PubSubService` reach py-libp2p's GossipSub and vice versa, on a connection
+/// dialled by either side.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct PyLibp2pPubSubInteropTests {
+    @Test func messagesAreDeliveredInBothDirectionsWhenPyDials() async throws {
+        try await Self.exchange(vivimDials: false)
+    }
+
+    @Test func messagesAreDeliveredInBothDirectionsWhenVivimDials() async throws {
+        try await Self.exchange(vivimDials: true)
+    }
+
+    static func exchange(vivimDials: Bool) async throws {
         try PyProcess.requirePyLibp2p()
         let topic = "network:announce"
         let host = P2PHost(identity: PeerKeyPair())
@@ -14,9 +23,16 @@ import Testing
         let pubsub = PubSubService(host: host, configuration: config)
         await pubsub.start()
         await pubsub.subscribe(topic)
-        let py = try PyProcess([PyProcess.script("py_pubsub.py"), address.description, topic])
+        let py = try PyProcess([PyProcess.script("py_pubsub.py"), vivimDials ? "listen" : address.description, topic])
         defer { py.stop() }
-        let pyPeer = try PeerID(string: try await py.line("READY"))
+        let ready = try await py.line("READY").split(separator: " ").map(String.init)
+        try #require(ready.count == 2)
+        let pyPeer = try PeerID(string: ready[0])
+        if vivimDials {
+            #expect(host.connections(to: pyPeer).isEmpty)
+            let connection = try await host.dial(try Multiaddr(ready[1]))
+            #expect(connection.remotePeer == pyPeer)
+        }
 
         // Wait (bounded) until py-libp2p is in our mesh for the topic.
         for _ in 0..<100 where await !pubsub.mesh(topic).contains(pyPeer) {

@@ -14,6 +14,8 @@ public actor DHTService {
         public var runsOwnTicker = true
         /// Requests one inbound kad stream may carry before it is closed.
         public var maxRequestsPerStream = 64
+        /// Peers remembered as already identified (their listen addresses learned).
+        public var maxIdentifiedPeers = 4096
         public init() {}
     }
 
@@ -79,6 +81,8 @@ public actor DHTService {
     /// Known dialable addresses of a peer in the routing table.
     public func addresses(of peer: PeerID) -> [Multiaddr] { node.routingTable.addresses(of: peer) }
     public func providers(storedFor key: [UInt8]) -> [PeerID] { node.localProviders(for: key) }
+    /// The value this node holds under `key` (its own, or stored for a peer).
+    public func value(storedFor key: [UInt8]) -> [UInt8]? { node.localRecord(for: key)?.value }
 
     // MARK: queries
 
@@ -118,13 +122,8 @@ public actor DHTService {
             switch action {
             case .request(let rid, let peer, let addrs, let message):
                 spawn { [weak self] in
-                    let response: KadMessage?
-                    do {
-                        response = try await Self.exchange(host: self?.host, peer: peer, addrs: addrs, message: message, expectResponse: true)
-                    } catch {
-                        response = nil
-                    }
-                    await self?.complete(rid, response)
+                    let answer = try? await Self.exchange(host: self?.host, peer: peer, addrs: addrs, message: message, expectResponse: true)
+                    await self?.complete(rid, answer?.response, reachedAt: answer?.dialed)
                 }
             case .send(let peer, let addrs, let message):
                 spawn { [weak self] in
@@ -140,9 +139,9 @@ public actor DHTService {
         }
     }
 
-    private func complete(_ rid: KademliaNode.RequestID, _ response: KadMessage?) {
+    private func complete(_ rid: KademliaNode.RequestID, _ response: KadMessage?, reachedAt: Multiaddr?) {
         if let response {
-            execute(node.handleResponse(rid, response, now: now))
+            execute(node.handleResponse(rid, response, reachedAt: reachedAt, now: now))
         } else {
             execute(node.handleFailure(rid, now: now))
         }
@@ -159,28 +158,31 @@ public actor DHTService {
 
     private func finishTask(_ id: UInt64) { tasks[id] = nil }
 
-    /// One request (and optionally its response) on a fresh kad stream.
+    /// One request (and optionally its response) on a fresh kad stream; `dialed` is the
+    /// address a new connection was made to (the dial verified the peer id over Noise).
     private static func exchange(host: P2PHost?, peer: PeerID, addrs: [Multiaddr], message: KadMessage,
-                                 expectResponse: Bool) async throws -> KadMessage? {
+                                 expectResponse: Bool) async throws -> (response: KadMessage?, dialed: Multiaddr?) {
         guard let host else { throw Error.shutDown }
         let connection: P2PConnection
+        var dialed: Multiaddr?
         if let existing = host.connections(to: peer).first {
             connection = existing
         } else {
             guard let addr = addrs.first(where: { $0.tcpEndpoint != nil }) else { throw P2PError.invalidAddress("no address for \(peer)") }
             connection = try await host.dial(addr.withoutPeerID.appending(.p2p(peer)))
+            dialed = addr.withoutPeerID
         }
         let stream = try await connection.openStream(KadMessage.protocolID)
         do {
             try await stream.write(VarintFrame.encode(message.encoded))
             guard expectResponse else {
                 stream.close()
-                return nil
+                return (nil, dialed)
             }
             var reader = StreamReader(stream)
             guard let frame = try await reader.readFrame(maxLength: KadMessage.maxLength) else { throw P2PError.unexpectedEOF }
             stream.close()
-            return try Self.checked(KadMessage(decoding: frame), answering: message)
+            return (try Self.checked(KadMessage(decoding: frame), answering: message), dialed)
         } catch {
             stream.reset()
             throw error
@@ -197,6 +199,8 @@ public actor DHTService {
     private func serve(_ stream: P2PStream) async throws {
         let sender = stream.connection.remotePeer
         if !identified.contains(sender) {
+            // Bounded: forgetting only means identifying a peer once more.
+            if identified.count >= configuration.maxIdentifiedPeers { identified.removeAll(keepingCapacity: true) }
             identified.insert(sender)
             let connection = stream.connection
             spawn { [weak self] in
@@ -210,6 +214,11 @@ public actor DHTService {
             let request = try KadMessage(decoding: frame)
             if let response = node.handleRequest(from: sender, request, now: now) {
                 try await stream.write(VarintFrame.encode(response.encoded))
+            } else if request.type != .addProvider {
+                // Refused (a key over the limits, an invalid record or namespace): say so at
+                // once rather than leave the requester waiting for its timeout.
+                stream.reset()
+                return
             }
         }
         stream.closeWrite()

@@ -74,16 +74,20 @@ public struct KadMessage: Equatable, Sendable {
         return w.bytes
     }
 
+    /// Decodes every valid encoding (SPEC §8.1 "wire tolerance"): proto3 encoders omit
+    /// fields holding their default, so a missing `type` is PUT_VALUE (0) and a missing
+    /// key or record field is empty; unknown fields are skipped at every level
+    /// (`clusterLevelRaw` = 10, `senderRecord` = 11, `Record.author`/`signature` = 3/4,
+    /// `Peer.signedRecord` = 4, and any future ones).
     public init(decoding bytes: [UInt8]) throws(WireError) {
         guard bytes.count <= Self.maxLength else { throw .lengthExceedsLimit(length: UInt64(bytes.count), limit: Self.maxLength) }
         var reader = ProtobufReader(bytes, maxFields: 512)
-        var type: MessageType?
-        self.init(type: .ping)
+        self.init(type: .putValue)
         while let (field, value) = try reader.next() {
             switch field {
             case 1:
                 guard let t = MessageType(rawValue: try value.int64(field: 1)) else { throw .invalidValue("unknown kad message type") }
-                type = t
+                self.type = t
             case 2: key = try value.data(field: 2)
             case 3: record = try Self.decodeRecord(value.data(field: 3))
             case 8, 9:
@@ -95,11 +99,9 @@ public struct KadMessage: Equatable, Sendable {
                     guard providerPeers.count < Self.maxPeers else { throw .tooManyElements(limit: Self.maxPeers) }
                     providerPeers.append(peer)
                 }
-            default: continue  // includes clusterLevelRaw (10), deprecated
+            default: continue  // includes clusterLevelRaw (10, deprecated) and senderRecord (11)
             }
         }
-        guard let type else { throw .missingField("Message.type") }
-        self.type = type
     }
 
     static func decodeRecord(_ bytes: [UInt8]) throws(WireError) -> Record {

@@ -13,11 +13,27 @@ public struct KademliaNode: Sendable {
         public var recordTTL: Duration = .seconds(48 * 3600)
         public var recordRepublishInterval: Duration = .seconds(22 * 3600)
         public var bucketRefreshInterval: Duration = .seconds(10 * 60)
-        /// Bounds on what other peers can make this node store.
+        /// Bounds on what other peers can make this node store (SPEC §8.1; security review
+        /// finding 5). Entries of this node itself are exempt and never evicted; remote
+        /// entries are admitted by ``SlotLedger``'s fair share when a table is full.
         public var maxProvidersPerKey = 64
-        public var maxProviderKeys = 100_000
+        /// Remote provider entries (key, provider) in total, and per provider peer.
+        public var maxProviderEntries = 100_000
+        public var maxProviderEntriesPerPeer = 10_000
+        /// Records stored for other peers in total, and per peer that first stored one.
         public var maxRecords = 100_000
-        public var maxRecordValueLength = 64 * 1024
+        public var maxRecordsPerPeer = 10_000
+        /// Bytes of keys and values of records stored for other peers, in total.
+        public var maxRecordBytes = 64 << 20
+        public var maxRecordValueLength = 16 * 1024
+        /// ADD_PROVIDER / GET_PROVIDERS keys are multihashes (34 bytes for SHA-256);
+        /// go-libp2p refuses keys over 80 bytes too.
+        public var maxProviderKeyLength = 80
+        /// Any other key: the longest record key is `/vivim/record/` + a 256-byte content id.
+        public var maxKeyLength = ContentRecord.keyPrefix.count + ContentRecord.maxContentID
+        /// Addresses kept per peer (provider entries, routing table), and the longest one kept.
+        public var maxAddrsPerPeer = 8
+        public var maxAddrLength = 128
         public init() {}
     }
 
@@ -55,7 +71,12 @@ public struct KademliaNode: Sendable {
     }
 
     struct ProviderEntry: Sendable { var addrs: [Multiaddr]; var expires: NetworkInstant }
-    struct StoredRecord: Sendable { var record: KadMessage.Record; var expires: NetworkInstant }
+    struct ProviderSlot: Hashable, Sendable { var key: [UInt8]; var peer: PeerID }
+    struct StoredRecord: Sendable {
+        var record: KadMessage.Record
+        var expires: NetworkInstant
+        var bytes: Int { record.key.count + record.value.count }
+    }
 
     struct Query: Sendable {
         var kind: QueryKind
@@ -65,7 +86,14 @@ public struct KademliaNode: Sendable {
         var value: KadMessage.Record?
     }
 
-    struct PendingRequest: Sendable { var query: QueryID?; var peer: PeerID; var deadline: NetworkInstant }
+    struct PendingRequest: Sendable {
+        var query: QueryID?
+        var peer: PeerID
+        var deadline: NetworkInstant
+        /// The addresses handed to the shell for this request: whether they are the
+        /// routing table's own decides if a failure may evict the peer.
+        var addrs: [Multiaddr]
+    }
 
     public let localPeer: PeerID
     public let localKey: KadKey
@@ -74,6 +102,11 @@ public struct KademliaNode: Sendable {
     public private(set) var routingTable: RoutingTable
     private var providers: [[UInt8]: [PeerID: ProviderEntry]] = [:]
     private var records: [[UInt8]: StoredRecord] = [:]
+    /// Who holds the remote provider entries and the records stored for other peers.
+    private var providerLedger: SlotLedger<ProviderSlot>
+    private var recordLedger: SlotLedger<[UInt8]>
+    /// Bytes of the records in `recordLedger`.
+    private var recordBytes = 0
     private var queries: [QueryID: Query] = [:]
     private var pending: [RequestID: PendingRequest] = [:]
     private var nextQuery: QueryID = 1
@@ -88,24 +121,47 @@ public struct KademliaNode: Sendable {
         self.localAddrs = localAddrs
         self.configuration = configuration
         self.routingTable = RoutingTable(localKey: localKey, k: configuration.k)
+        self.providerLedger = SlotLedger(perPeer: configuration.maxProviderEntriesPerPeer, total: configuration.maxProviderEntries)
+        self.recordLedger = SlotLedger(perPeer: configuration.maxRecordsPerPeer, total: configuration.maxRecords)
     }
 
     public var activeQueries: Int { queries.count }
     public var pendingRequests: Int { pending.count }
 
-    /// Adds a peer learned out of band (bootstrap list, identify).
+    public var storedProviderEntries: Int { providerLedger.count }
+    public var storedRecords: Int { records.count }
+    /// Bytes of keys and values of the records stored for other peers.
+    public var storedRecordBytes: Int { recordBytes }
+
+    /// Adds a peer learned out of band (bootstrap list) or from the peer itself (its
+    /// identify, its connection): the only sources of addresses the routing table trusts.
     public mutating func addPeer(_ peer: PeerID, addrs: [Multiaddr] = [], now: NetworkInstant) {
         guard peer != localPeer else { return }
-        routingTable.seen(peer, addrs: addrs, at: now)
+        routingTable.seen(peer, addrs: bounded(addrs), at: now)
+    }
+
+    /// At most ``Configuration/maxAddrsPerPeer`` addresses, none longer than ``Configuration/maxAddrLength``.
+    private func bounded(_ addrs: [Multiaddr]) -> [Multiaddr] {
+        Array(addrs.lazy.filter { $0.bytes.count <= configuration.maxAddrLength }.prefix(configuration.maxAddrsPerPeer))
     }
 
     // MARK: serving requests
 
-    /// Answers an inbound request from `sender` (the authenticated remote peer).
-    /// Returns the response, or nil for messages without one (ADD_PROVIDER).
+    /// Answers an inbound request from `sender` (the authenticated remote peer; `addrs`
+    /// are addresses the shell knows from the peer itself). Returns the response, or nil
+    /// for messages without one (ADD_PROVIDER) and for refused requests (a key longer
+    /// than the limits, a record that is invalid or outside the known namespaces).
     public mutating func handleRequest(from sender: PeerID, addrs: [Multiaddr] = [], _ message: KadMessage, now: NetworkInstant) -> KadMessage? {
-        if sender != localPeer { routingTable.seen(sender, addrs: addrs, at: now) }
+        if sender != localPeer { routingTable.seen(sender, addrs: bounded(addrs), at: now) }
         let key = message.key
+        switch message.type {
+        case .addProvider, .getProviders:
+            guard key.count <= configuration.maxProviderKeyLength else { return nil }
+        case .putValue, .getValue, .findNode:
+            guard key.count <= configuration.maxKeyLength else { return nil }
+        case .ping:
+            break
+        }
         switch message.type {
         case .ping:
             return KadMessage(type: .ping)
@@ -119,16 +175,12 @@ public struct KademliaNode: Sendable {
         case .addProvider:
             // Only the sender may announce itself as a provider (kad-dht: "the
             // provider peer id must match the sender").
-            for p in message.providerPeers where p.id == sender {
+            for p in message.providerPeers where p.id == sender && sender != localPeer {
                 storeProvider(key: key, peer: p.id, addrs: p.addrs.isEmpty ? addrs : p.addrs, now: now)
             }
             return nil
         case .putValue:
-            guard var record = message.record, record.key == key, record.value.count <= configuration.maxRecordValueLength,
-                  records[key] != nil || records.count < configuration.maxRecords,
-                  let value = Self.validated(key: key, value: record.value, existing: records[key]?.record.value) else { return nil }
-            record.value = value
-            records[key] = StoredRecord(record: record, expires: now + configuration.recordTTL)
+            guard let record = message.record, record.key == key, storeRecord(record, from: sender, now: now) else { return nil }
             return message
         case .getValue:
             let stored = records[key].flatMap { $0.expires > now ? $0.record : nil }
@@ -137,15 +189,63 @@ public struct KademliaNode: Sendable {
         }
     }
 
-    /// Record validation by namespace (as libp2p's record validators): VIVIM content
-    /// records (``ContentRecord/keyPrefix``) must decode, name the key they are stored
-    /// under and carry only valid provider signatures; a new one is merged with the one
-    /// stored. Returns the value to store, or nil to reject. Other keys are stored as sent.
+    /// Record validation by namespace (``KadRecordNamespace``). Returns the value to
+    /// store, or nil to reject.
     static func validated(key: [UInt8], value: [UInt8], existing: [UInt8]?) -> [UInt8]? {
-        guard key.starts(with: ContentRecord.keyPrefix) else { return value }
-        guard let incoming = try? ContentRecord(decoding: value), incoming.key == key, incoming.isValid() else { return nil }
-        guard let existing, let stored = try? ContentRecord(decoding: existing) else { return incoming.encoded }
-        return ContentRecord.merge(stored, incoming).encoded
+        KadRecordNamespace.validated(key: key, value: value, existing: existing)
+    }
+
+    /// Stores (or merges) a record another peer sent. A new key takes a slot of
+    /// `sender`'s share (``SlotLedger``); an update stays in the slot of whoever holds it.
+    private mutating func storeRecord(_ record: KadMessage.Record, from sender: PeerID, now: NetworkInstant) -> Bool {
+        let key = record.key
+        guard record.value.count <= configuration.maxRecordValueLength,
+              let value = Self.validated(key: key, value: record.value, existing: records[key]?.record.value),
+              value.count <= configuration.maxRecordValueLength else { return false }
+        let stored = StoredRecord(record: KadMessage.Record(key: key, value: value), expires: now + configuration.recordTTL)
+        if let old = records[key] {
+            // This node's own record (no holder) takes the merge and stays its own.
+            guard let holder = recordLedger.holder(of: key) else {
+                records[key] = stored
+                return true
+            }
+            recordBytes -= old.bytes
+            guard makeRoomForRecordBytes(stored.bytes, for: holder, keeping: key) else {
+                recordBytes += old.bytes
+                return false
+            }
+            recordBytes += stored.bytes
+            records[key] = stored
+            return true
+        }
+        while true {
+            switch recordLedger.admission(for: sender) {
+            case .refuse: return false
+            case .evict(let victim): dropRecord(victim)
+            case .admit:
+                guard makeRoomForRecordBytes(stored.bytes, for: sender, keeping: key) else { return false }
+                recordLedger.add(key, for: sender)
+                recordBytes += stored.bytes
+                records[key] = stored
+                return true
+            }
+        }
+    }
+
+    /// Evicts records of the largest holders (fair share, as ``SlotLedger``) until `bytes`
+    /// more fit under ``Configuration/maxRecordBytes``; false if they cannot.
+    private mutating func makeRoomForRecordBytes(_ bytes: Int, for peer: PeerID, keeping key: [UInt8]) -> Bool {
+        for _ in 0..<64 where recordBytes + bytes > configuration.maxRecordBytes {
+            guard case .evict(let victim) = recordLedger.fullAdmission(for: peer), victim != key else { return false }
+            dropRecord(victim)
+        }
+        return recordBytes + bytes <= configuration.maxRecordBytes
+    }
+
+    private mutating func dropRecord(_ key: [UInt8]) {
+        guard recordLedger.holder(of: key) != nil else { return }
+        recordLedger.remove(key)
+        if let old = records.removeValue(forKey: key) { recordBytes -= old.bytes }
     }
 
     private func closerPeers(to target: KadKey, excluding: PeerID) -> [KadMessage.Peer] {
@@ -154,12 +254,44 @@ public struct KademliaNode: Sendable {
             .map { KadMessage.Peer(id: $0.peer, addrs: $0.addrs) }
     }
 
+    /// Stores a provider entry. This node's own entries always fit; a remote provider
+    /// takes a slot of its fair share (``SlotLedger``), and a key already holding
+    /// ``Configuration/maxProvidersPerKey`` remote providers gives the slot of the one
+    /// holding the most entries overall, if it holds at least two more than the newcomer.
     private mutating func storeProvider(key: [UInt8], peer: PeerID, addrs: [Multiaddr], now: NetworkInstant) {
-        guard providers[key] != nil || providers.count < configuration.maxProviderKeys else { return }
-        var entries = providers[key] ?? [:]
-        guard entries[peer] != nil || entries.count < configuration.maxProvidersPerKey else { return }
-        entries[peer] = ProviderEntry(addrs: addrs, expires: now + configuration.providerTTL)
-        providers[key] = entries
+        let entry = ProviderEntry(addrs: bounded(addrs), expires: now + configuration.providerTTL)
+        guard peer != localPeer else {
+            providers[key, default: [:]][peer] = entry
+            return
+        }
+        if providers[key]?[peer] != nil {
+            providers[key]?[peer] = entry
+            return
+        }
+        guard providerLedger.count(of: peer) < configuration.maxProviderEntriesPerPeer else { return }
+        let remote = (providers[key] ?? [:]).keys.filter { $0 != localPeer }
+        if remote.count >= configuration.maxProvidersPerKey {
+            let mine = providerLedger.count(of: peer)
+            guard let victim = remote.max(by: { providerLedger.count(of: $0) < providerLedger.count(of: $1) }),
+                  providerLedger.count(of: victim) >= mine + 2 else { return }
+            dropProvider(ProviderSlot(key: key, peer: victim))
+        }
+        while true {
+            switch providerLedger.admission(for: peer) {
+            case .refuse: return
+            case .evict(let victim): dropProvider(victim)
+            case .admit:
+                providerLedger.add(ProviderSlot(key: key, peer: peer), for: peer)
+                providers[key, default: [:]][peer] = entry
+                return
+            }
+        }
+    }
+
+    private mutating func dropProvider(_ slot: ProviderSlot) {
+        providerLedger.remove(slot)
+        providers[slot.key]?[slot.peer] = nil
+        if providers[slot.key]?.isEmpty == true { providers[slot.key] = nil }
     }
 
     public func localProviders(for key: [UInt8]) -> [PeerID] { Array((providers[key] ?? [:]).keys) }
@@ -179,6 +311,8 @@ public struct KademliaNode: Sendable {
         case .putValue(var record):
             published[key] = (record, now)
             record.value = Self.validated(key: key, value: record.value, existing: records[key]?.record.value) ?? record.value
+            // The node's own record leaves any remote holder's slot: it is never evicted.
+            dropRecord(key)
             records[key] = StoredRecord(record: record, expires: now + configuration.recordTTL)
         case .getProviders, .getValue, .findNode:
             break
@@ -215,7 +349,7 @@ public struct KademliaNode: Sendable {
         for c in query.lookup.nextQueries() {
             let rid = nextRequest
             nextRequest += 1
-            pending[rid] = PendingRequest(query: id, peer: c.peer, deadline: now + configuration.requestTimeout)
+            pending[rid] = PendingRequest(query: id, peer: c.peer, deadline: now + configuration.requestTimeout, addrs: c.addrs)
             actions.append(.request(rid, to: c.peer, addrs: c.addrs, message))
         }
         queries[id] = query
@@ -238,7 +372,7 @@ public struct KademliaNode: Sendable {
             for c in closest {
                 let rid = nextRequest
                 nextRequest += 1
-                pending[rid] = PendingRequest(query: nil, peer: c.peer, deadline: now + configuration.requestTimeout)
+                pending[rid] = PendingRequest(query: nil, peer: c.peer, deadline: now + configuration.requestTimeout, addrs: c.addrs)
                 actions.append(.request(rid, to: c.peer, addrs: c.addrs, KadMessage(type: .putValue, key: query.key, record: record)))
             }
         default:
@@ -252,31 +386,48 @@ public struct KademliaNode: Sendable {
         return actions
     }
 
-    /// The response to request `id` arrived.
-    public mutating func handleResponse(_ id: RequestID, _ message: KadMessage, now: NetworkInstant) -> [Action] {
+    /// The response to request `id` arrived. `reachedAt` is the address the shell dialled
+    /// to reach the peer (nil when it used an existing connection, or in a simulation).
+    ///
+    /// Eclipse resistance (security review finding 12): the responder answered over a
+    /// connection authenticated as itself, so it is seen (Kademlia §2.2), with the address
+    /// the shell reached it at only if the table has none for it. The `closerPeers` it
+    /// names are lookup candidates only: never added to the routing table, and a peer the
+    /// table already knows is dialled at the table's addresses, not at the ones named.
+    public mutating func handleResponse(_ id: RequestID, _ message: KadMessage, reachedAt: Multiaddr? = nil,
+                                        now: NetworkInstant) -> [Action] {
         guard let request = pending.removeValue(forKey: id) else { return [] }
-        routingTable.seen(request.peer, at: now)
+        let known = !routingTable.addresses(of: request.peer).isEmpty
+        routingTable.seen(request.peer, addrs: known ? [] : bounded(reachedAt.map { [$0] } ?? []), at: now)
         guard let qid = request.query, var query = queries[qid] else { return [] }
-        let closer = message.closerPeers.filter { $0.id != localPeer }
-        for p in closer.prefix(configuration.k) { routingTable.seen(p.id, addrs: p.addrs, at: now) }
-        query.lookup.succeeded(request.peer, closer: closer.prefix(configuration.k).map { ($0.id, $0.addrs) })
+        let closer = message.closerPeers.filter { $0.id != localPeer }.prefix(configuration.k).map { p in
+            let own = routingTable.addresses(of: p.id)
+            return (p.id, own.isEmpty ? bounded(p.addrs) : own)
+        }
+        query.lookup.succeeded(request.peer, closer: closer)
         if case .getProviders = query.kind {
             for p in message.providerPeers.prefix(configuration.maxProvidersPerKey) where query.providers[p.id] == nil {
-                query.providers[p.id] = p
+                query.providers[p.id] = KadMessage.Peer(id: p.id, addrs: bounded(p.addrs), connection: p.connection)
             }
         }
         if case .getValue = query.kind, query.value == nil, let record = message.record, record.key == query.key,
+           record.value.count <= configuration.maxRecordValueLength,
            Self.validated(key: record.key, value: record.value, existing: nil) != nil {
-            query.value = record
+            query.value = KadMessage.Record(key: record.key, value: record.value)
         }
         queries[qid] = query
         return advance(qid, now: now)
     }
 
-    /// Request `id` failed (timeout, connection error, undecodable response).
+    /// Request `id` failed (timeout, connection error, undecodable response, refusal).
+    /// A lookup's peer leaves the routing table only if it failed at the addresses the
+    /// table holds for it: a dial to addresses a third party named proves nothing about
+    /// it. A refused PUT_VALUE (no lookup) evicts nobody.
     public mutating func handleFailure(_ id: RequestID, now: NetworkInstant) -> [Action] {
         guard let request = pending.removeValue(forKey: id) else { return [] }
-        routingTable.remove(request.peer)
+        if request.query != nil, routingTable.contains(request.peer), request.addrs == routingTable.addresses(of: request.peer) {
+            routingTable.remove(request.peer)
+        }
         guard let qid = request.query, var query = queries[qid] else { return [] }
         query.lookup.failed(request.peer)
         queries[qid] = query
@@ -330,9 +481,18 @@ public struct KademliaNode: Sendable {
 
     private mutating func expire(_ now: NetworkInstant) {
         for (key, entries) in providers {
-            let alive = entries.filter { $0.value.expires > now }
-            providers[key] = alive.isEmpty ? nil : alive
+            for (peer, entry) in entries where entry.expires <= now {
+                if peer == localPeer {
+                    providers[key]?[peer] = nil
+                    if providers[key]?.isEmpty == true { providers[key] = nil }
+                } else {
+                    dropProvider(ProviderSlot(key: key, peer: peer))
+                }
+            }
         }
-        for (key, r) in records where r.expires <= now { records[key] = nil }
+        for (key, r) in records where r.expires <= now {
+            dropRecord(key)
+            records[key] = nil
+        }
     }
 }

@@ -38,6 +38,9 @@ public struct RoutingTable: Sendable {
     }
 
     /// Records that `peer` was seen alive. Returns whether it is now in the table.
+    /// `addrs` (if any) replace the stored ones, so they must come from the peer itself
+    /// (its identify, its connection, a dial that reached it) or the operator (bootstrap
+    /// list), never from a third party's FIND_NODE answer (security review finding 12).
     @discardableResult
     public mutating func seen(_ peer: PeerID, key: KadKey? = nil, addrs: [Multiaddr] = [], at now: NetworkInstant) -> Bool {
         let key = key ?? KadKey(peer: peer)

@@ -2,10 +2,10 @@
 """Gossipsub interop peer for VivimNetwork tests (py-libp2p GossipSub, `/meshsub/1.1.0`,
 StrictSign).
 
-  py_pubsub.py <vivim-multiaddr> <topic>
+  py_pubsub.py <vivim-multiaddr>|listen <topic>
 
-Connects to the VIVIM node over Noise + yamux, subscribes to <topic>, prints
-`READY <own peer id>`, then prints `MSG <author peer id> <data hex>` for every
+Connects to the VIVIM node over Noise + yamux (or, given `listen`, waits to be
+dialled), subscribes to <topic>, prints `READY <own peer id> <own multiaddr>`, then prints `MSG <author peer id> <data hex>` for every
 message it receives and publishes one message per stdin line `publish <hex>`
 (answering `PUBLISHED`). Exits on EOF of stdin or after 60 s.
 """
@@ -45,10 +45,11 @@ async def main(target, topic):
         async with background_trio_service(pubsub), background_trio_service(gossipsub):
             await pubsub.wait_until_ready()
             subscription = await pubsub.subscribe(topic)
-            info = info_from_p2p_addr(multiaddr.Multiaddr(target))
-            with trio.fail_after(15):
-                await host.connect(info)
-            emit(f"READY {host.get_id().to_base58()}")
+            if target != "listen":
+                info = info_from_p2p_addr(multiaddr.Multiaddr(target))
+                with trio.fail_after(15):
+                    await host.connect(info)
+            emit(f"READY {host.get_id().to_base58()} {host.get_addrs()[0]}")
 
             async def receive():
                 while True:

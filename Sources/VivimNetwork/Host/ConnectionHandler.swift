@@ -2,9 +2,10 @@ import NIOCore
 import Logging
 import Synchronization
 
-/// The node-wide cap on inbound bytes held for applications (received on a stream,
-/// not yet read), shared by every connection of a ``P2PHost`` (issue 11, finding 4).
-final class InboundMemoryBudget: Sendable {
+/// A node-wide byte cap shared by every connection of a ``P2PHost`` (issue 11): one for
+/// inbound bytes held for applications (received, not yet read), one for bytes the
+/// applications wrote that wait for the peers' yamux windows.
+final class MemoryBudget: Sendable {
     let limit: Int
     private let used = Atomic<Int>(0)
 
@@ -56,13 +57,21 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         /// Inbound bytes held for the application across all streams of this connection.
         var maxBufferedReceiveBytes = 8 * 1024 * 1024
         /// The node-wide cap the held bytes also count against.
-        var budget = InboundMemoryBudget(limit: 256 * 1024 * 1024)
+        var budget = MemoryBudget(limit: 256 * 1024 * 1024)
+        /// The node-wide cap on written bytes waiting for window credit (the per-connection
+        /// cap is ``YamuxSession/Configuration/maxPendingSendBytesTotal``).
+        var sendBudget = MemoryBudget(limit: 256 * 1024 * 1024)
         /// Closes the established connection after this long with no stream and no
         /// stream traffic (nil: never). yamux pings do not count as activity.
         var idleTimeout: Duration?
         /// Connections to these peers are exempt from the idle timeout (bootstrap peers
         /// the connection manager keeps).
         var keepAlive: @Sendable (PeerID) -> Bool = { _ in false }
+        /// Bytes written to the socket but not yet accepted by the kernel (the peer does not
+        /// read) above which the connection is closed. Writers already wait while the
+        /// channel is not writable; this bounds what the protocol itself answers (window
+        /// updates, pings) to a peer that sends but never reads.
+        var maxUnsentBytes = 16 * 1024 * 1024
     }
 
     private var machine: SecureConnection
@@ -81,6 +90,10 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Last stream open, stream data in either direction or stream close.
     private var lastActivity = NIODeadline.now()
     private var idleCheck: RepeatedTask?
+    /// Bytes of ``Limits/sendBudget`` this connection holds (its yamux pending bytes).
+    private var sendAccounted = 0
+    /// Writers waiting for the socket to drain (channel not writable).
+    private var drainWaiters: [EventLoopPromise<Void>] = []
 
     init(machine: SecureConnection, ready: EventLoopPromise<P2PConnection>, limits: Limits = .init(),
          logger: Logger, onInboundStream: @escaping @Sendable (P2PStream, P2PConnection) -> Void) {
@@ -130,6 +143,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         idleCheck?.cancel()
         idleCheck = nil
         for id in Array(streams.keys) { releaseChunks(id) }
+        limits.sendBudget.release(sendAccounted)
+        sendAccounted = 0
         context.fireChannelInactive()
     }
 
@@ -224,10 +239,36 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func flush() {
+        syncSendAccounting()
         guard let context else { return }
         let out = machine.takeOutput()
         guard !out.isEmpty else { return }
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: out)), promise: nil)
+        if let unsent = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes), unsent > limits.maxUnsentBytes {
+            logger.debug("peer does not read, closing", metadata: ["unsent": "\(unsent)"])
+            fail(.limitExceeded("unsent bytes"))
+            context.close(promise: nil)
+        }
+    }
+
+    /// Returns to the node's send budget what yamux has sent since (pending only shrinks
+    /// in session operations, each followed by a flush).
+    private func syncSendAccounting() {
+        guard sendAccounted > 0 else { return }
+        let pending = (try? machine.withSession { $0.pendingSendBytesTotal }) ?? 0
+        if sendAccounted > pending {
+            limits.sendBudget.release(sendAccounted - pending)
+            sendAccounted = pending
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            let waiters = drainWaiters
+            drainWaiters = []
+            waiters.forEach { $0.succeed() }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     private func fail(_ error: P2PError) {
@@ -246,6 +287,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         pings.values.forEach { $0.fail(error) }
         pings = [:]
+        drainWaiters.forEach { $0.fail(error) }
+        drainWaiters = []
     }
 
     // MARK: operations (called on the event loop by P2PConnection / P2PStream)
@@ -305,17 +348,34 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         if let closedError { return eventLoop.makeFailedFuture(closedError) }
         lastActivity = .now()
         if let error = streams[id]?.error { return eventLoop.makeFailedFuture(error) }
+        guard limits.sendBudget.reserve(bytes.count) else {
+            return eventLoop.makeFailedFuture(P2PError.limitExceeded("node send buffer"))
+        }
+        sendAccounted += bytes.count
         do {
             let pending = try machine.withSession { session throws(YamuxError) in
                 try session.write(id, bytes)
                 return session.pendingSendBytes(id)
             }
             flush()
-            guard pending > Self.writeHighWater else { return eventLoop.makeSucceededFuture(()) }
-            let promise = eventLoop.makePromise(of: Void.self)
-            streams[id]?.writeWaiters.append(promise)
-            return promise.futureResult
+            if let closedError { return eventLoop.makeFailedFuture(closedError) }
+            if pending > Self.writeHighWater {
+                let promise = eventLoop.makePromise(of: Void.self)
+                streams[id]?.writeWaiters.append(promise)
+                return promise.futureResult
+            }
+            if let context, !context.channel.isWritable {
+                // The socket's send buffer is full: wait for it to drain (bounds what queues in NIO).
+                let promise = eventLoop.makePromise(of: Void.self)
+                drainWaiters.append(promise)
+                return promise.futureResult
+            }
+            return eventLoop.makeSucceededFuture(())
         } catch {
+            syncSendAccounting()
+            if case .yamux(.sendBufferFull) = error {
+                return eventLoop.makeFailedFuture(P2PError.limitExceeded("send buffer of stream \(id)"))
+            }
             return eventLoop.makeFailedFuture(P2PError.protocolError("\(error)"))
         }
     }

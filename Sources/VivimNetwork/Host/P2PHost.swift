@@ -40,6 +40,10 @@ public final class P2PHost: Sendable {
         public var maxBufferedReceiveBytesPerConnection = 8 * 1024 * 1024
         /// The same across all connections of the node.
         public var maxBufferedReceiveBytesPerNode = 256 * 1024 * 1024
+        /// Bytes written by applications and waiting for the peers' yamux windows, across
+        /// all connections (per connection: `yamux.maxPendingSendBytesTotal`); a write
+        /// beyond it fails with ``P2PError/limitExceeded(_:)``.
+        public var maxPendingSendBytesPerNode = 256 * 1024 * 1024
         /// The yamux session settings of every connection (streams, send buffers).
         public var yamux = YamuxSession.Configuration()
         public init() {}
@@ -50,7 +54,8 @@ public final class P2PHost: Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let state = Mutex(State())
-    private let inboundBudget: InboundMemoryBudget
+    private let inboundBudget: MemoryBudget
+    private let sendBudget: MemoryBudget
 
     private struct State {
         var handlers: [String: StreamHandler] = [:]
@@ -74,7 +79,8 @@ public final class P2PHost: Sendable {
         self.identity = identity
         self.group = group
         self.configuration = configuration
-        self.inboundBudget = InboundMemoryBudget(limit: configuration.maxBufferedReceiveBytesPerNode)
+        self.inboundBudget = MemoryBudget(limit: configuration.maxBufferedReceiveBytesPerNode)
+        self.sendBudget = MemoryBudget(limit: configuration.maxPendingSendBytesPerNode)
         var logger = logger
         logger[metadataKey: "peer"] = "\(identity.peerID)"
         self.logger = logger
@@ -229,6 +235,8 @@ public final class P2PHost: Sendable {
     public var inboundConnectionCount: Int { state.withLock { $0.inboundSockets } }
     /// Inbound bytes currently held for applications across the node.
     var bufferedInboundBytes: Int { inboundBudget.inUse }
+    /// Written bytes waiting for window credit across the node.
+    var pendingSendBytes: Int { sendBudget.inUse }
 
     /// Exempts connections to `peer` from the idle timeout while at least one caller
     /// keeps it (`true`), e.g. the connection manager for bootstrap peers.
@@ -268,7 +276,7 @@ public final class P2PHost: Sendable {
                                        yamux: configuration.yamux)
         let limits = ConnectionHandler.Limits(
             maxBufferedReceiveBytes: configuration.maxBufferedReceiveBytesPerConnection,
-            budget: inboundBudget, idleTimeout: configuration.idleTimeout,
+            budget: inboundBudget, sendBudget: sendBudget, idleTimeout: configuration.idleTimeout,
             keepAlive: { [weak self] peer in self?.isKeptAlive(peer) ?? false })
         let handler = ConnectionHandler(machine: machine, ready: ready, limits: limits, logger: logger) { [weak self] stream, conn in
             self?.dispatchInbound(stream)

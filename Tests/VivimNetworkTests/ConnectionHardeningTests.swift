@@ -195,11 +195,8 @@ import Testing
         // Every field omitted (an empty message is one zero length byte on the wire).
         let empty = try IdentifyMessage(stream: [0x00])
         #expect(empty.publicKey == nil && empty.protocols.isEmpty && empty.agentVersion == nil)
-        // Empty strings, as a proto3 encoder that writes defaults would.
-        var d = ProtobufWriter()
-        d.writeString(field: 5, "")
-        d.writeString(field: 6, "")
-        #expect(try IdentifyMessage(stream: VarintFrame.encode(d.bytes)).agentVersion == "")
+        // Empty strings, as an encoder that writes default values would (fields 5 and 6, length 0).
+        #expect(try IdentifyMessage(stream: VarintFrame.encode([0x2A, 0x00, 0x32, 0x00])).agentVersion == "")
     }
 }
 
@@ -270,9 +267,15 @@ import Testing
 
     @Test func closesASilentOrStalledHandshake() async throws {
         var config = P2PHost.Configuration()
-        config.handshakeTimeout = .milliseconds(300)
+        // Sub-second on purpose: the old timer kept whole seconds only, so this was 0 s
+        // and failed every handshake, honest ones included.
+        config.handshakeTimeout = .milliseconds(900)
         let node = P2PHost(identity: PeerKeyPair(), configuration: config)
         let addr = try await node.listen()
+        let honest = P2PHost(identity: PeerKeyPair())
+        _ = try await honest.dial(addr).ping()
+        await honest.shutdown()
+        try await Self.eventually { node.openConnectionCount == 0 }
         // Connects and sends nothing.
         let silent = try await Self.rawConnect(addr)
         try await Self.expectClosed(silent, "a silent connection outlived the handshake timeout")
@@ -309,6 +312,25 @@ import Testing
         _ = try await keptConn.ping()
         stream.close()
         await idle.shutdown(); await busy.shutdown(); await kept.shutdown(); await node.shutdown()
+    }
+
+    /// The connection manager's bootstrap peers are exempt: no idle close, no redial churn.
+    @Test func keepsBootstrapConnectionsPastTheIdleTimeout() async throws {
+        var config = P2PHost.Configuration()
+        config.idleTimeout = .milliseconds(300)
+        let node = P2PHost(identity: PeerKeyPair(), configuration: config)
+        let boot = P2PHost(identity: PeerKeyPair())
+        let addr = try await boot.listen()
+        let manager = ConnectionManagerService(host: node)
+        await manager.start()
+        await manager.addPeer(boot.peerID, addrs: [addr], bootstrap: true)
+        try await Self.eventually { !node.connections(to: boot.peerID).isEmpty }
+        let conn = try #require(node.connections(to: boot.peerID).first)
+        try await Task.sleep(for: .seconds(1))
+        #expect(conn.isActive)
+        #expect(await manager.metrics(of: boot.peerID)?.connects == 1)
+        await manager.stop()
+        await node.shutdown(); await boot.shutdown()
     }
 
     /// A server whose sink handler never reads: whatever arrives is held for it.

@@ -22,7 +22,7 @@ final class MemoryBudget: Sendable {
         }
     }
 
-    func release(_ count: Int) { used.subtract(count, ordering: .relaxed) }
+    func release(_ count: Int) { _ = used.subtract(count, ordering: .relaxed) }
 
     var inUse: Int { used.load(ordering: .relaxed) }
 }

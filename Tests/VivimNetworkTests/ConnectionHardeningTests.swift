@@ -250,6 +250,7 @@ import Testing
     @Test func refusesInboundBeyondThePerIPCap() async throws {
         var config = P2PHost.Configuration()
         config.maxInboundPerIP = 2
+        config.perIPCapExemptsLoopback = false  // the test's peers are all on 127.0.0.1
         let node = P2PHost(identity: PeerKeyPair(), configuration: config)
         let addr = try await node.listen()
         let clients = (0..<3).map { _ in P2PHost(identity: PeerKeyPair()) }

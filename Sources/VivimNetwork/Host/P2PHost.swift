@@ -32,6 +32,9 @@ public final class P2PHost: Sendable {
         /// Inbound sockets from one IP address at once (finding 17); beyond it they are
         /// closed immediately. Generous enough for several nodes behind one NAT.
         public var maxInboundPerIP = 16
+        /// Loopback peers (127.0.0.0/8, ::1) are processes on this machine — local tools,
+        /// test networks — and are not held to ``maxInboundPerIP`` (still to the inbound cap).
+        public var perIPCapExemptsLoopback = true
         /// An established connection with no stream and no stream traffic for this long
         /// is closed (nil: never). Peers passed to ``keepAlive(_:_:)`` are exempt.
         public var idleTimeout: Duration? = .seconds(120)
@@ -195,7 +198,10 @@ public final class P2PHost: Sendable {
     /// Counts a socket against the inbound or outbound cap (and an inbound one against
     /// its IP's cap); false when full.
     private func admit(_ channel: any Channel, inbound: Bool) -> Bool {
-        let ip = inbound ? channel.remoteAddress?.ipAddress : nil
+        let ip = inbound ? channel.remoteAddress.flatMap { address -> String? in
+            guard let ip = address.ipAddress else { return nil }
+            return configuration.perIPCapExemptsLoopback && Self.isLoopback(ip) ? nil : ip
+        } : nil
         let admitted = state.withLock { s -> Bool in
             guard !s.shutDown else { return false }
             if inbound {
@@ -227,6 +233,10 @@ public final class P2PHost: Sendable {
             }
         }
         return admitted
+    }
+
+    static func isLoopback(_ ip: String) -> Bool {
+        ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
     }
 
     /// Sockets currently open (handshaking or established), both directions.

@@ -293,7 +293,7 @@ import Testing
 
     @Test func closesIdleConnectionsButKeepsBusyAndKeptAliveOnes() async throws {
         var config = P2PHost.Configuration()
-        config.idleTimeout = .milliseconds(300)
+        config.idleTimeout = .seconds(1)
         let node = P2PHost(identity: PeerKeyPair(), configuration: config)
         node.handle(Self.sink) { stream in
             _ = try await stream.read()  // holds the stream open until the dialer closes it
@@ -301,13 +301,14 @@ import Testing
         let addr = try await node.listen()
         let idle = P2PHost(identity: PeerKeyPair()), busy = P2PHost(identity: PeerKeyPair()), kept = P2PHost(identity: PeerKeyPair())
         node.keepAlive(kept.peerID, true)
-        let idleConn = try await idle.dial(addr)
+        // The busy connection opens its stream right away, well inside the idle timeout.
         let busyConn = try await busy.dial(addr)
-        let keptConn = try await kept.dial(addr)
         let stream = try await busyConn.openStream(Self.sink)
+        let keptConn = try await kept.dial(addr)
+        let idleConn = try await idle.dial(addr)
         try await Self.expectClosed(idleConn.channel, "an idle connection was not closed")
         // Several idle periods later the busy and the kept-alive connections are still up.
-        try await Task.sleep(for: .seconds(1))
+        try await Task.sleep(for: .seconds(3))
         #expect(busyConn.isActive)
         #expect(keptConn.isActive)
         _ = try await keptConn.ping()

@@ -137,6 +137,36 @@ import Testing
     }
 }
 
+@Suite struct UpgradeHardeningTests {
+    /// Extreme multistream length prefixes, in the clear (security) and under Noise (muxer)
+    /// phases alike, are refused from the prefix: a clear error, never a trap or a wait
+    /// for gigabytes.
+    @Test func extremeMultistreamLengthPrefixes() {
+        for value in extremeWireValues {
+            for role in [MultistreamSelect.Role.responder(supported: ["/noise"]), .initiator(proposals: ["/noise"])] {
+                var ms = MultistreamSelect(role: role)
+                let header = MultistreamSelect.encode("/multistream/1.0.0")
+                let bytes = header + UVarint.encode(value) + [0x2F]
+                do {
+                    _ = try ms.receive(bytes)
+                    #expect(value <= UInt64(MultistreamSelect.maxMessageLength))
+                } catch {
+                    if value > UInt64(MultistreamSelect.maxMessageLength) {
+                        // Over the cap, or (2^64-1, ten varint bytes) over the 9-byte varint limit.
+                        #expect(error == .wire(.lengthExceedsLimit(length: value, limit: MultistreamSelect.maxMessageLength))
+                                || error == .wire(.varintOverflow))
+                    }
+                }
+            }
+            // The header itself with an extreme length.
+            var first = MultistreamSelect(role: .responder(supported: ["/noise"]))
+            if value > UInt64(MultistreamSelect.maxMessageLength) {
+                #expect(throws: MultistreamSelect.Error.self) { try first.receive(UVarint.encode(value)) }
+            }
+        }
+    }
+}
+
 @Suite struct IdentifyHardeningTests {
     static func field(_ number: UInt64, wireType: UInt64, _ rest: [UInt8]) -> [UInt8] {
         UVarint.encode(number << 3 | wireType) + rest

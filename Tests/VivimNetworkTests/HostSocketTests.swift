@@ -99,7 +99,7 @@ import Testing
 
     @Test func refusesConnectionsBeyondTheCap() async throws {
         var config = P2PHost.Configuration()
-        config.maxConnections = 2
+        config.maxInboundConnections = 2
         let server = P2PHost(identity: PeerKeyPair(), configuration: config)
         let addr = try await server.listen()
         let clients = (0..<3).map { _ in P2PHost(identity: PeerKeyPair()) }

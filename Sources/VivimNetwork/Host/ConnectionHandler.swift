@@ -1,5 +1,31 @@
 import NIOCore
 import Logging
+import Synchronization
+
+/// A node-wide byte cap shared by every connection of a ``P2PHost`` (issue 11): one for
+/// inbound bytes held for applications (received, not yet read), one for bytes the
+/// applications wrote that wait for the peers' yamux windows.
+final class MemoryBudget: Sendable {
+    let limit: Int
+    private let used = Atomic<Int>(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Takes `count` bytes of the budget; false (and nothing taken) when it would overflow.
+    func reserve(_ count: Int) -> Bool {
+        var current = used.load(ordering: .relaxed)
+        while true {
+            guard count <= limit - current else { return false }
+            let (exchanged, original) = used.compareExchange(expected: current, desired: current + count, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+    }
+
+    func release(_ count: Int) { _ = used.subtract(count, ordering: .relaxed) }
+
+    var inUse: Int { used.load(ordering: .relaxed) }
+}
 
 /// The I/O shell of one libp2p connection: a channel handler that feeds socket
 /// bytes to the ``SecureConnection`` state machine, writes what it produces, and
@@ -26,6 +52,28 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Above this many unsent bytes on a stream, writers wait for window credit.
     static let writeHighWater = 256 * 1024
 
+    /// The resource limits of one connection (see ``P2PHost/Configuration``).
+    struct Limits: Sendable {
+        /// Inbound bytes held for the application across all streams of this connection.
+        var maxBufferedReceiveBytes = 8 * 1024 * 1024
+        /// The node-wide cap the held bytes also count against.
+        var budget = MemoryBudget(limit: 256 * 1024 * 1024)
+        /// The node-wide cap on written bytes waiting for window credit (the per-connection
+        /// cap is ``YamuxSession/Configuration/maxPendingSendBytesTotal``).
+        var sendBudget = MemoryBudget(limit: 256 * 1024 * 1024)
+        /// Closes the established connection after this long with no stream and no
+        /// stream traffic (nil: never). yamux pings do not count as activity.
+        var idleTimeout: Duration?
+        /// Connections to these peers are exempt from the idle timeout (bootstrap peers
+        /// the connection manager keeps).
+        var keepAlive: @Sendable (PeerID) -> Bool = { _ in false }
+        /// Bytes written to the socket but not yet accepted by the kernel (the peer does not
+        /// read) above which the connection is closed. Writers already wait while the
+        /// channel is not writable; this bounds what the protocol itself answers (window
+        /// updates, pings) to a peer that sends but never reads.
+        var maxUnsentBytes = 16 * 1024 * 1024
+    }
+
     private var machine: SecureConnection
     private var context: ChannelHandlerContext?
     private var streams: [UInt32: StreamBuffer] = [:]
@@ -36,11 +84,22 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let onInboundStream: @Sendable (P2PStream, P2PConnection) -> Void
     private var connection: P2PConnection?
     private let logger: Logger
+    private let limits: Limits
+    /// Bytes in ``StreamBuffer/chunks`` across all streams (counted in ``limits``' budget too).
+    private var heldBytes = 0
+    /// Last stream open, stream data in either direction or stream close.
+    private var lastActivity = NIODeadline.now()
+    private var idleCheck: RepeatedTask?
+    /// Bytes of ``Limits/sendBudget`` this connection holds (its yamux pending bytes).
+    private var sendAccounted = 0
+    /// Writers waiting for the socket to drain (channel not writable).
+    private var drainWaiters: [EventLoopPromise<Void>] = []
 
-    init(machine: SecureConnection, ready: EventLoopPromise<P2PConnection>,
+    init(machine: SecureConnection, ready: EventLoopPromise<P2PConnection>, limits: Limits = .init(),
          logger: Logger, onInboundStream: @escaping @Sendable (P2PStream, P2PConnection) -> Void) {
         self.machine = machine
         self.ready = ready
+        self.limits = limits
         self.logger = logger
         self.onInboundStream = onInboundStream
     }
@@ -81,6 +140,11 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         fail(.connectionClosed)
+        idleCheck?.cancel()
+        idleCheck = nil
+        for id in Array(streams.keys) { releaseChunks(id) }
+        limits.sendBudget.release(sendAccounted)
+        sendAccounted = 0
         context.fireChannelInactive()
     }
 
@@ -100,6 +164,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 remotePeer: peer, remoteKey: key, remoteAddress: context.channel.remoteAddress,
                 localAddress: context.channel.localAddress, role: machine.role, channel: context.channel)
             connection = conn
+            lastActivity = .now()
+            startIdleCheck(context)
             ready.succeed(conn)
         case .stream(let e):
             handle(e)
@@ -109,11 +175,13 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func handle(_ event: YamuxSession.Event) {
         switch event {
         case .streamOpened(let id):
+            lastActivity = .now()
             streams[id] = StreamBuffer()
             if let connection {
                 onInboundStream(P2PStream(id: id, connection: connection, protocolID: nil), connection)
             }
         case .data(let id, let bytes):
+            lastActivity = .now()
             guard var s = streams[id] else { return }
             if s.discarding {
                 _ = try? machine.withSession { $0.consumed(id, count: bytes.count) }
@@ -123,9 +191,17 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 s.reader = nil
                 streams[id] = s
                 deliver(id, bytes, to: reader)
-            } else {
+            } else if heldBytes + bytes.count <= limits.maxBufferedReceiveBytes, limits.budget.reserve(bytes.count) {
                 s.chunks.append(bytes)
                 streams[id] = s
+                heldBytes += bytes.count
+            } else {
+                // Over the connection's or the node's cap: reset the stream that would
+                // grow it (its own window is within the spec, so this is not a protocol
+                // error). Not backpressure: pausing the socket would stall every other
+                // stream behind data nobody reads.
+                logger.debug("inbound buffer cap reached, resetting stream", metadata: ["stream": "\(id)"])
+                reset(id, error: .limitExceeded("inbound buffer"))
             }
         case .remoteClosed(let id):
             guard var s = streams[id] else { return }
@@ -163,10 +239,36 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func flush() {
+        syncSendAccounting()
         guard let context else { return }
         let out = machine.takeOutput()
         guard !out.isEmpty else { return }
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: out)), promise: nil)
+        if let unsent = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes), unsent > limits.maxUnsentBytes {
+            logger.debug("peer does not read, closing", metadata: ["unsent": "\(unsent)"])
+            fail(.limitExceeded("unsent bytes"))
+            context.close(promise: nil)
+        }
+    }
+
+    /// Returns to the node's send budget what yamux has sent since (pending only shrinks
+    /// in session operations, each followed by a flush).
+    private func syncSendAccounting() {
+        guard sendAccounted > 0 else { return }
+        let pending = (try? machine.withSession { $0.pendingSendBytesTotal }) ?? 0
+        if sendAccounted > pending {
+            limits.sendBudget.release(sendAccounted - pending)
+            sendAccounted = pending
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            let waiters = drainWaiters
+            drainWaiters = []
+            waiters.forEach { $0.succeed() }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     private func fail(_ error: P2PError) {
@@ -185,6 +287,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         pings.values.forEach { $0.fail(error) }
         pings = [:]
+        drainWaiters.forEach { $0.fail(error) }
+        drainWaiters = []
     }
 
     // MARK: operations (called on the event loop by P2PConnection / P2PStream)
@@ -212,6 +316,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         if !s.chunks.isEmpty {
             let bytes = s.chunks.removeFirst()
             streams[id] = s
+            heldBytes -= bytes.count
+            limits.budget.release(bytes.count)
             _ = try? machine.withSession { $0.consumed(id, count: bytes.count) }
             flush()
             return eventLoop.makeSucceededFuture(bytes)
@@ -240,18 +346,36 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func write(_ id: UInt32, _ bytes: [UInt8], on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         if let closedError { return eventLoop.makeFailedFuture(closedError) }
+        lastActivity = .now()
         if let error = streams[id]?.error { return eventLoop.makeFailedFuture(error) }
+        guard limits.sendBudget.reserve(bytes.count) else {
+            return eventLoop.makeFailedFuture(P2PError.limitExceeded("node send buffer"))
+        }
+        sendAccounted += bytes.count
         do {
             let pending = try machine.withSession { session throws(YamuxError) in
                 try session.write(id, bytes)
                 return session.pendingSendBytes(id)
             }
             flush()
-            guard pending > Self.writeHighWater else { return eventLoop.makeSucceededFuture(()) }
-            let promise = eventLoop.makePromise(of: Void.self)
-            streams[id]?.writeWaiters.append(promise)
-            return promise.futureResult
+            if let closedError { return eventLoop.makeFailedFuture(closedError) }
+            if pending > Self.writeHighWater {
+                let promise = eventLoop.makePromise(of: Void.self)
+                streams[id]?.writeWaiters.append(promise)
+                return promise.futureResult
+            }
+            if let context, !context.channel.isWritable {
+                // The socket's send buffer is full: wait for it to drain (bounds what queues in NIO).
+                let promise = eventLoop.makePromise(of: Void.self)
+                drainWaiters.append(promise)
+                return promise.futureResult
+            }
+            return eventLoop.makeSucceededFuture(())
         } catch {
+            syncSendAccounting()
+            if case .yamux(.sendBufferFull) = error {
+                return eventLoop.makeFailedFuture(P2PError.limitExceeded("send buffer of stream \(id)"))
+            }
             return eventLoop.makeFailedFuture(P2PError.protocolError("\(error)"))
         }
     }
@@ -263,18 +387,62 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         flush()
     }
 
-    func reset(_ id: UInt32) {
+    func reset(_ id: UInt32) { reset(id, error: .streamReset) }
+
+    private func reset(_ id: UInt32, error: P2PError) {
         _ = try? machine.withSession { $0.reset(id) }
+        releaseChunks(id)
         if let s = streams.removeValue(forKey: id) {
-            s.reader?.fail(P2PError.streamReset)
-            s.writeWaiters.forEach { $0.fail(P2PError.streamReset) }
+            s.reader?.fail(error)
+            s.writeWaiters.forEach { $0.fail(error) }
         }
         flush()
+    }
+
+    /// Drops a stream's unread chunks and returns their bytes to the budgets.
+    @discardableResult
+    private func releaseChunks(_ id: UInt32) -> Int {
+        guard var s = streams[id], !s.chunks.isEmpty else { return 0 }
+        let count = s.chunks.reduce(0) { $0 + $1.count }
+        s.chunks = []
+        streams[id] = s
+        heldBytes -= count
+        limits.budget.release(count)
+        return count
+    }
+
+    // MARK: idle timeout
+
+    private func startIdleCheck(_ context: ChannelHandlerContext) {
+        guard let timeout = limits.idleTimeout else { return }
+        let ns = max(timeout.saturatingNanoseconds, 1_000_000)
+        let period = TimeAmount.nanoseconds(max(ns / 4, 1_000_000))
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        idleCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
+            loopBound.value.closeIfIdle(after: .nanoseconds(ns))
+        }
+    }
+
+    /// Closes the connection when it has no stream, saw no stream traffic for `timeout`,
+    /// and its peer is not kept alive (bootstrap).
+    private func closeIfIdle(after timeout: TimeAmount) {
+        guard let context, closedError == nil, streams.isEmpty,
+              (try? machine.withSession { $0.openStreamCount }) == 0,
+              NIODeadline.now() - lastActivity >= timeout,
+              let peer = machine.remotePeer, !limits.keepAlive(peer) else { return }
+        logger.debug("closing idle connection", metadata: ["peer": "\(peer)"])
+        goAway()
+        idleCheck?.cancel()
+        idleCheck = nil
+        context.close(promise: nil)
     }
 
     /// Half-closes and stops reading: later data is dropped (window credit is
     /// still returned) and the stream is forgotten once the peer closes too.
     func close(_ id: UInt32) {
+        // Dropped chunks count as consumed, as later discarded data does: the peer's window reopens.
+        let dropped = releaseChunks(id)
+        if dropped > 0 { _ = try? machine.withSession { $0.consumed(id, count: dropped) } }
         guard var s = streams[id] else { return }
         s.discarding = true
         s.chunks = []

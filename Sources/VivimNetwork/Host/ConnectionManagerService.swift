@@ -28,6 +28,8 @@ public actor ConnectionManagerService {
     private var lastPing: NetworkInstant = .zero
     private var observers: [@Sendable (PeerEvent) -> Void] = []
     private var stopped = false
+    /// Peers this service asked the host to keep alive (released on ``stop()``).
+    private var kept: Set<PeerID> = []
     private let logger: Logger
 
     public init(host: P2PHost, configuration: Configuration = .init(), logger: Logger = Logger(label: "vivim.connections")) {
@@ -65,14 +67,19 @@ public actor ConnectionManagerService {
         for t in dials.values { t.cancel() }
         tasks = []
         dials = [:]
+        for peer in kept { host.keepAlive(peer, false) }
+        kept = []
     }
 
     /// Called for every peer connected or disconnected (from the actor; must not block).
     public func observe(_ observer: @escaping @Sendable (PeerEvent) -> Void) { observers.append(observer) }
 
     /// Adds a peer to keep connected to (bootstrap) or to remember for redialling.
+    /// Connections to the peers added here are exempt from the host's idle timeout: the
+    /// manager chose to stay connected to them and would only redial an idle-closed one.
     public func addPeer(_ peer: PeerID, addrs: [Multiaddr], bootstrap: Bool = false) {
         manager.addPeer(peer, addrs: addrs.map(\.withoutPeerID), bootstrap: bootstrap, now: now)
+        if peer != host.peerID, kept.insert(peer).inserted { host.keepAlive(peer, true) }
         if bootstrap { tick() }
     }
 

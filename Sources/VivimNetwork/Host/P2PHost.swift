@@ -23,9 +23,32 @@ public final class P2PHost: Sendable {
         public var handshakeTimeout: Duration = .seconds(10)
         /// Upper bound on multistream negotiation of an inbound stream.
         public var streamNegotiationTimeout: Duration = .seconds(10)
-        /// Sockets open at once, handshaking or established (SPEC §8.6: 1,000 peers);
-        /// inbound sockets beyond it are closed immediately.
-        public var maxConnections = 1000
+        /// Inbound sockets open at once, handshaking or established (SPEC §8.6: 1,000
+        /// peers); inbound sockets beyond it are closed immediately. Counted apart from
+        /// outbound ones so an inbound flood never stops the node dialing (finding 17).
+        public var maxInboundConnections = 1000
+        /// Outbound sockets open at once (dials to bootstrap peers, lookups, fetch targets).
+        public var maxOutboundConnections = 256
+        /// Inbound sockets from one IP address at once (finding 17); beyond it they are
+        /// closed immediately. Generous enough for several nodes behind one NAT.
+        public var maxInboundPerIP = 16
+        /// Loopback peers (127.0.0.0/8, ::1) are processes on this machine — local tools,
+        /// test networks — and are not held to ``maxInboundPerIP`` (still to the inbound cap).
+        public var perIPCapExemptsLoopback = true
+        /// An established connection with no stream and no stream traffic for this long
+        /// is closed (nil: never). Peers passed to ``keepAlive(_:_:)`` are exempt.
+        public var idleTimeout: Duration? = .seconds(120)
+        /// Inbound bytes held for applications per connection, across its streams
+        /// (received, not yet read); a stream whose data would exceed it is reset.
+        public var maxBufferedReceiveBytesPerConnection = 8 * 1024 * 1024
+        /// The same across all connections of the node.
+        public var maxBufferedReceiveBytesPerNode = 256 * 1024 * 1024
+        /// Bytes written by applications and waiting for the peers' yamux windows, across
+        /// all connections (per connection: `yamux.maxPendingSendBytesTotal`); a write
+        /// beyond it fails with ``P2PError/limitExceeded(_:)``.
+        public var maxPendingSendBytesPerNode = 256 * 1024 * 1024
+        /// The yamux session settings of every connection (streams, send buffers).
+        public var yamux = YamuxSession.Configuration()
         /// The node's one clock and random source, read by every shell (SPEC §8.1; STYLE §1):
         /// inject a ``ManualNetworkClock`` and a seeded ``NetworkRandom`` to run a node on simulated time.
         public var clock: NetworkClock = .system()
@@ -38,6 +61,8 @@ public final class P2PHost: Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let state = Mutex(State())
+    private let inboundBudget: MemoryBudget
+    private let sendBudget: MemoryBudget
 
     private struct State {
         var handlers: [String: StreamHandler] = [:]
@@ -47,7 +72,11 @@ public final class P2PHost: Sendable {
         var inboundTasks: [Int: Task<Void, Never>] = [:]
         var nextTaskID = 0
         var observers: [ConnectionObserver] = []
-        var openSockets = 0
+        var inboundSockets = 0
+        var outboundSockets = 0
+        var inboundPerIP: [String: Int] = [:]
+        /// Peers exempt from the idle timeout, with a count per caller.
+        var keptAlive: [PeerID: Int] = [:]
         /// After ``shutdown()`` the host dials nothing and keeps no new connection.
         var shutDown = false
     }
@@ -57,6 +86,8 @@ public final class P2PHost: Sendable {
         self.identity = identity
         self.group = group
         self.configuration = configuration
+        self.inboundBudget = MemoryBudget(limit: configuration.maxBufferedReceiveBytesPerNode)
+        self.sendBudget = MemoryBudget(limit: configuration.maxPendingSendBytesPerNode)
         var logger = logger
         logger[metadataKey: "peer"] = "\(identity.peerID)"
         self.logger = logger
@@ -121,7 +152,7 @@ public final class P2PHost: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [weak self] channel in
                 guard let self else { return channel.eventLoop.makeSucceededVoidFuture() }
-                guard self.admit(channel) else {
+                guard self.admit(channel, inbound: true) else {
                     channel.close(promise: nil)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }
@@ -157,8 +188,8 @@ public final class P2PHost: Sendable {
             .connectTimeout(.seconds(5))
             .channelInitializer { [weak self] channel in
                 guard let self else { return channel.eventLoop.makeFailedFuture(P2PError.connectionClosed) }
-                guard self.admit(channel) else {
-                    return channel.eventLoop.makeFailedFuture(P2PError.limitExceeded("\(self.configuration.maxConnections) connections"))
+                guard self.admit(channel, inbound: false) else {
+                    return channel.eventLoop.makeFailedFuture(P2PError.limitExceeded("\(self.configuration.maxOutboundConnections) outbound connections"))
                 }
                 self.setUp(channel, role: .dialer, expectedRemote: expected).cascade(to: ready)
                 return channel.eventLoop.makeSucceededVoidFuture()
@@ -168,29 +199,104 @@ public final class P2PHost: Sendable {
         return try await ready.futureResult.get()
     }
 
-    /// Counts a socket against ``Configuration/maxConnections``; false when full.
-    private func admit(_ channel: any Channel) -> Bool {
+    /// Counts a socket against the inbound or outbound cap (and an inbound one against
+    /// its IP's cap); false when full.
+    private func admit(_ channel: any Channel, inbound: Bool) -> Bool {
+        let ip = inbound ? channel.remoteAddress.flatMap { address -> String? in
+            guard let ip = address.ipAddress else { return nil }
+            return configuration.perIPCapExemptsLoopback && Self.isLoopback(ip) ? nil : ip
+        } : nil
         let admitted = state.withLock { s -> Bool in
-            guard !s.shutDown, s.openSockets < configuration.maxConnections else { return false }
-            s.openSockets += 1
+            guard !s.shutDown else { return false }
+            if inbound {
+                guard s.inboundSockets < configuration.maxInboundConnections else { return false }
+                if let ip {
+                    guard s.inboundPerIP[ip, default: 0] < configuration.maxInboundPerIP else { return false }
+                    s.inboundPerIP[ip, default: 0] += 1
+                }
+                s.inboundSockets += 1
+            } else {
+                guard s.outboundSockets < configuration.maxOutboundConnections else { return false }
+                s.outboundSockets += 1
+            }
             return true
         }
         if admitted {
-            channel.closeFuture.whenComplete { [weak self] _ in self?.state.withLock { $0.openSockets -= 1 } }
+            channel.closeFuture.whenComplete { [weak self] _ in
+                self?.state.withLock { s in
+                    if inbound {
+                        s.inboundSockets -= 1
+                        if let ip {
+                            s.inboundPerIP[ip, default: 1] -= 1
+                            if s.inboundPerIP[ip] == 0 { s.inboundPerIP[ip] = nil }
+                        }
+                    } else {
+                        s.outboundSockets -= 1
+                    }
+                }
+            }
         }
         return admitted
     }
 
-    /// Sockets currently open (handshaking or established).
-    public var openConnectionCount: Int { state.withLock { $0.openSockets } }
+    static func isLoopback(_ ip: String) -> Bool {
+        ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
+    }
+
+    /// Sockets currently open (handshaking or established), both directions.
+    public var openConnectionCount: Int { state.withLock { $0.inboundSockets + $0.outboundSockets } }
+    /// Inbound sockets currently open.
+    public var inboundConnectionCount: Int { state.withLock { $0.inboundSockets } }
+    /// Inbound bytes currently held for applications across the node.
+    var bufferedInboundBytes: Int { inboundBudget.inUse }
+    /// Written bytes waiting for window credit across the node.
+    var pendingSendBytes: Int { sendBudget.inUse }
+
+    /// Exempts connections to `peer` from the idle timeout while at least one caller
+    /// keeps it (`true`), e.g. the connection manager for bootstrap peers.
+    public func keepAlive(_ peer: PeerID, _ on: Bool) {
+        state.withLock { s in
+            if on { s.keptAlive[peer, default: 0] += 1 } else if let n = s.keptAlive[peer] {
+                s.keptAlive[peer] = n > 1 ? n - 1 : nil
+            }
+        }
+    }
+
+    private func isKeptAlive(_ peer: PeerID) -> Bool { state.withLock { $0.keptAlive[peer] != nil } }
+
+    /// A live connection to `peer`, or a new one dialled at the first of `addresses` that
+    /// answers (each tried in turn; `/p2p/<id>` is set to `peer`, so the remote must prove
+    /// it). The one "reuse or dial" helper of the services (issue 11).
+    public func connection(to peer: PeerID, addresses: [Multiaddr]) async throws -> P2PConnection {
+        if let existing = connections(to: peer).first { return existing }
+        let candidates = addresses.filter { $0.tcpEndpoint != nil && ($0.peerID == nil || $0.peerID == peer) }
+        guard !candidates.isEmpty else { throw P2PError.invalidAddress("no TCP address for \(peer)") }
+        var lastError: any Error = P2PError.invalidAddress("no TCP address for \(peer)")
+        for address in candidates {
+            do {
+                return try await dial(address.withoutPeerID.appending(.p2p(peer)))
+            } catch {
+                lastError = error
+                // Another task may have connected meanwhile.
+                if let existing = connections(to: peer).first { return existing }
+            }
+        }
+        throw lastError
+    }
 
     private func setUp(_ channel: any Channel, role: SecureConnection.Role, expectedRemote: PeerID?) -> EventLoopFuture<P2PConnection> {
         let ready = channel.eventLoop.makePromise(of: P2PConnection.self)
-        let machine = SecureConnection(role: role, identity: identity, expectedRemote: expectedRemote)
-        let handler = ConnectionHandler(machine: machine, ready: ready, logger: logger) { [weak self] stream, conn in
+        let machine = SecureConnection(role: role, identity: identity, expectedRemote: expectedRemote,
+                                       yamux: configuration.yamux)
+        let limits = ConnectionHandler.Limits(
+            maxBufferedReceiveBytes: configuration.maxBufferedReceiveBytesPerConnection,
+            budget: inboundBudget, sendBudget: sendBudget, idleTimeout: configuration.idleTimeout,
+            keepAlive: { [weak self] peer in self?.isKeptAlive(peer) ?? false })
+        let handler = ConnectionHandler(machine: machine, ready: ready, limits: limits, logger: logger) { [weak self] stream, conn in
             self?.dispatchInbound(stream)
         }
-        let timeout = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(configuration.handshakeTimeout.components.seconds) * 1_000_000_000)) {
+        // Covers a peer that sends nothing and one that stalls mid-handshake alike.
+        let timeout = channel.eventLoop.scheduleTask(in: .nanoseconds(configuration.handshakeTimeout.saturatingNanoseconds)) {
             ready.fail(P2PError.timeout)
             channel.close(promise: nil)
         }
@@ -237,7 +343,7 @@ public final class P2PHost: Sendable {
             guard let self else { return }
             do {
                 let handler = stream.connection.handler, streamID = stream.id
-                let timer = stream.connection.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
+                let timer = stream.connection.eventLoop.scheduleTask(in: .nanoseconds(timeout.saturatingNanoseconds)) {
                     handler.value.reset(streamID)
                 }
                 let negotiated = try await Self.negotiateInbound(stream, supported: supported)

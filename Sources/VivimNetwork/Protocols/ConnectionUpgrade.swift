@@ -48,9 +48,11 @@ public struct SecureConnection: Sendable {
         identity: PeerKeyPair,
         expectedRemote: PeerID? = nil,
         staticKey: Curve25519.KeyAgreement.PrivateKey = .init(),
-        ephemeralKey: Curve25519.KeyAgreement.PrivateKey = .init()
+        ephemeralKey: Curve25519.KeyAgreement.PrivateKey = .init(),
+        yamux: YamuxSession.Configuration = .init()
     ) {
         self.role = role
+        self.yamuxConfiguration = yamux
         let negotiation = MultistreamSelect(role: role == .dialer
             ? .initiator(proposals: [NoiseHandshake.protocolID])
             : .responder(supported: [NoiseHandshake.protocolID]))
@@ -62,6 +64,7 @@ public struct SecureConnection: Sendable {
     }
 
     private var pendingHandshake: NoiseHandshake
+    private let yamuxConfiguration: YamuxSession.Configuration
 
     public var isReady: Bool { if case .established = phase { true } else { false } }
 
@@ -136,7 +139,7 @@ public struct SecureConnection: Sendable {
                 do { output += try transport.encrypt(step.output) } catch { throw .noise(error) }
             }
             guard step.negotiated != nil else { phase = .muxerNegotiation(ms, transport); return }
-            let session = YamuxSession(role: role == .dialer ? .client : .server)
+            let session = YamuxSession(role: role == .dialer ? .client : .server, configuration: yamuxConfiguration)
             phase = .established(session, transport)
             events.append(.ready)
             if !step.remainder.isEmpty { try feedYamux(step.remainder, &events) }

@@ -61,7 +61,8 @@ public struct IdentifyMessage: Sendable, Equatable {
     /// (as older implementations send) a bare protobuf filling the stream.
     public init(stream bytes: [UInt8]) throws(WireError) {
         // Compared as UInt64: a length near 2^64 must not overflow an Int sum (found by libFuzzer).
-        if let (length, prefix) = try? UVarint.decode(bytes), length > 0, length == UInt64(bytes.count - prefix) {
+        // A zero length prefix alone is an identify with every field omitted (proto2/proto3 alike).
+        if let (length, prefix) = try? UVarint.decode(bytes), length == UInt64(bytes.count - prefix) {
             try self.init(decoding: Array(bytes[prefix...]))
         } else {
             try self.init(decoding: bytes)

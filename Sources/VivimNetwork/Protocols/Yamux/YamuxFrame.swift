@@ -56,6 +56,8 @@ public enum YamuxError: Error, Equatable, Sendable {
     case tooManyStreams
     case sessionClosed
     case receiveWindowExceeded(UInt32)
+    /// A local write would exceed the per-stream or per-session send buffer.
+    case sendBufferFull(UInt32)
 }
 
 /// Go-away error codes (spec.md §"Go Away").

@@ -20,6 +20,9 @@ public struct YamuxSession: Sendable {
         public var maxFramePayload = 16 * 1024
         /// Unsent bytes buffered per stream while the peer's window is closed.
         public var maxPendingSendBytes = 1024 * 1024
+        /// Unsent bytes buffered across all streams of the session (the send side of the
+        /// per-connection memory bound; issue 11). A write beyond it fails instead of queueing.
+        public var maxPendingSendBytesTotal = 8 * 1024 * 1024
         public init() {}
     }
 
@@ -57,6 +60,14 @@ public struct YamuxSession: Sendable {
     private var buffer = InputBuffer()
     private var output: [UInt8] = []
     private var currentHeader: YamuxHeader?
+    /// Payload bytes of a refused data frame still to be discarded as they arrive
+    /// (never buffered: a refused frame costs no memory whatever its length).
+    private var skipRemaining = 0
+    /// Highest stream id the peer opened (SYN), accepted or refused: data for a
+    /// higher id without SYN names a stream that never existed.
+    private var highestRemoteStreamID: UInt32 = 0
+    /// Set by a protocol error: the session reads nothing more.
+    private var failed = false
     public private(set) var localGoAway = false
     public private(set) var remoteGoAway = false
 
@@ -67,6 +78,9 @@ public struct YamuxSession: Sendable {
     }
 
     public var openStreamCount: Int { streams.count }
+    /// Received bytes held by the decoder: at most one header plus one admitted
+    /// payload (≤ the 256 KiB window) plus the last chunk fed in.
+    var bufferedInputBytes: Int { buffer.count }
     public var hasOutput: Bool { !output.isEmpty }
 
     /// Bytes to write to the underlying (secure) connection.
@@ -98,8 +112,9 @@ public struct YamuxSession: Sendable {
     public mutating func write(_ id: UInt32, _ data: [UInt8]) throws(YamuxError) {
         guard var s = streams[id] else { throw .unknownStream(id) }
         guard !s.localClosed else { throw .streamClosed(id) }
-        guard s.pending.count + data.count <= configuration.maxPendingSendBytes else {
-            throw .protocolViolation("send buffer full on stream \(id)")
+        guard s.pending.count + data.count <= configuration.maxPendingSendBytes,
+              pendingSendBytesTotal + data.count <= configuration.maxPendingSendBytesTotal else {
+            throw .sendBufferFull(id)
         }
         s.pending += data
         streams[id] = s
@@ -108,6 +123,9 @@ public struct YamuxSession: Sendable {
 
     /// Bytes accepted by ``write(_:_:)`` but not yet sent.
     public func pendingSendBytes(_ id: UInt32) -> Int { streams[id]?.pending.count ?? 0 }
+
+    /// Bytes accepted by ``write(_:_:)`` and not yet sent, across all streams.
+    public var pendingSendBytesTotal: Int { streams.values.reduce(0) { $0 + $1.pending.count } }
 
     /// Half-closes the stream (FIN after any pending data).
     public mutating func closeWrite(_ id: UInt32) -> [Event] {
@@ -129,7 +147,9 @@ public struct YamuxSession: Sendable {
     /// a window update once half the window has been consumed.
     public mutating func consumed(_ id: UInt32, count: Int) {
         guard var s = streams[id], !s.remoteClosed else { return }
-        s.consumedSinceUpdate += UInt32(clamping: count)
+        // Credit never exceeds what was received: the window cannot grow past its initial size.
+        let outstanding = Self.initialWindow - min(Self.initialWindow, s.receiveWindow + s.consumedSinceUpdate)
+        s.consumedSinceUpdate += min(UInt32(clamping: count), outstanding)
         if s.consumedSinceUpdate >= Self.initialWindow / 2 {
             let delta = s.consumedSinceUpdate
             s.receiveWindow += delta
@@ -178,36 +198,81 @@ public struct YamuxSession: Sendable {
 
     /// Feeds received bytes. Throws on a protocol violation, after queueing a
     /// go-away with the protocol-error code; the connection should then be closed.
+    ///
+    /// Every data frame is judged from its 12-byte header alone, before any of its
+    /// payload is buffered (security review finding 4): see ``admitData(_:)``.
     public mutating func receive(_ bytes: some Collection<UInt8>) throws(YamuxError) -> [Event] {
+        // After a protocol error nothing more is read or held.
+        guard !failed else { throw .sessionClosed }
         buffer.append(bytes)
         var events: [Event] = []
         do throws(YamuxError) {
             while true {
+                if skipRemaining > 0 {
+                    let n = min(skipRemaining, buffer.count)
+                    buffer.drop(n)
+                    skipRemaining -= n
+                    guard skipRemaining == 0 else { break }
+                }
                 if currentHeader == nil {
                     guard buffer.count >= YamuxHeader.length else { break }
-                    currentHeader = try YamuxHeader(decoding: buffer.take(YamuxHeader.length))
+                    let header = try YamuxHeader(decoding: buffer.take(YamuxHeader.length))
+                    if header.type == .data, try !admitData(header) {
+                        skipRemaining = Int(header.length)
+                        continue
+                    }
+                    currentHeader = header
                 }
                 guard let header = currentHeader else { break }
                 if header.type == .data {
-                    guard let s = streams[header.streamID] ?? (header.flags.contains(.syn) ? StreamState(acknowledged: true) : nil) else {
-                        // Data for a stream we already forgot (e.g. reset): skip it, as the spec allows.
-                        guard buffer.count >= Int(header.length) else { break }
-                        guard header.length <= Self.initialWindow else { throw .receiveWindowExceeded(header.streamID) }
-                        buffer.drop(Int(header.length))
-                        currentHeader = nil
-                        continue
-                    }
-                    guard header.length <= s.receiveWindow else { throw .receiveWindowExceeded(header.streamID) }
                     guard buffer.count >= Int(header.length) else { break }
                 }
                 currentHeader = nil
                 try handle(header, &events)
             }
         } catch {
+            failed = true
+            buffer = InputBuffer()
             goAway(.protocolError)
             throw error
         }
         return events
+    }
+
+    /// Decides, from the header alone, what happens to a data frame's payload:
+    /// `true` buffers it for delivery, `false` discards it unbuffered as it arrives,
+    /// and a throw is a session-level protocol error (the caller sends GO_AWAY with
+    /// the protocol-error code and the connection is closed).
+    ///
+    /// - More than the stream's remaining receive window (or, for a new or forgotten
+    ///   stream, more than the initial 256 KiB window): protocol error — the spec
+    ///   forbids a sender to exceed the window, and no honest peer can.
+    /// - Data after the peer's own FIN: protocol error.
+    /// - A stream that never existed (no SYN, an id beyond any the peer opened or we
+    ///   allocated): protocol error.
+    /// - A stream that existed and is gone (we reset it, or refused its SYN): the
+    ///   frame may have been in flight when the RST left, so it is discarded, as
+    ///   hashicorp/yamux does; it is at most one window long.
+    private func admitData(_ header: YamuxHeader) throws(YamuxError) -> Bool {
+        let id = header.streamID
+        guard id != 0 else { throw .protocolViolation("data frame on stream 0") }
+        if let s = streams[id] {
+            guard header.length <= s.receiveWindow else { throw .receiveWindowExceeded(id) }
+            guard header.length == 0 || !s.remoteClosed || header.flags.contains(.rst) else {
+                throw .protocolViolation("data after FIN on stream \(id)")
+            }
+            return true
+        }
+        guard header.length <= Self.initialWindow else { throw .receiveWindowExceeded(id) }
+        if header.flags.contains(.syn) { return true }
+        guard existed(id) else { throw .unknownStream(id) }
+        return false
+    }
+
+    /// Whether stream `id` was ever opened by either side.
+    private func existed(_ id: UInt32) -> Bool {
+        let local = (id % 2 == 1) == (role == .client)
+        return local ? id < nextStreamID : id <= highestRemoteStreamID
     }
 
     private mutating func handle(_ header: YamuxHeader, _ events: inout [Event]) throws(YamuxError) {
@@ -231,7 +296,7 @@ public struct YamuxSession: Sendable {
             if header.flags.contains(.ack) { streams[id]?.acknowledged = true }
             if header.flags.contains(.rst) {
                 if streams.removeValue(forKey: id) != nil { events.append(.reset(id)) }
-                if header.type == .data { buffer.drop(Int(header.length)) }
+                if header.type == .data { buffer.drop(Int(header.length)) }  // admitted: at most one window
                 return
             }
             guard var s = streams[id] else {
@@ -269,6 +334,7 @@ public struct YamuxSession: Sendable {
         guard streams[id] == nil else { throw .protocolViolation("duplicate SYN for stream \(id)") }
         let remoteIsOdd = role == .server
         guard (id % 2 == 1) == remoteIsOdd else { throw .protocolViolation("stream id \(id) has the wrong parity") }
+        highestRemoteStreamID = max(highestRemoteStreamID, id)
         guard !localGoAway, streams.count < configuration.maxStreams else {
             emit(YamuxHeader(type: .windowUpdate, flags: .rst, streamID: id, length: 0))
             return

@@ -121,9 +121,11 @@ import Testing
         for batch in 0..<4 {
             let range = (batch * 5_000)..<((batch + 1) * 5_000)
             try await stream.write(VarintFrame.encode(PubSubRPC(subscriptions: range.map { .init(subscribe: true, topic: name($0)) }).encoded))
-            var control = PubSubRPC.Control()
-            control.prune = range.map { .init(topic: name($0), peers: [], backoff: .max) }
-            try await stream.write(VarintFrame.encode(PubSubRPC(control: control).encoded))
+            for half in [range.prefix(2_500), range.dropFirst(2_500)] {  // a PRUNE is 217 bytes
+                var control = PubSubRPC.Control()
+                control.prune = half.map { .init(topic: name($0), peers: [], backoff: .max) }
+                try await stream.write(VarintFrame.encode(PubSubRPC(control: control).encoded))
+            }
         }
         // RPCs are handled in order: once the last one is in, the flood was handled.
         try await stream.write(VarintFrame.encode(PubSubRPC(subscriptions: [.init(subscribe: true, topic: topic)]).encoded))

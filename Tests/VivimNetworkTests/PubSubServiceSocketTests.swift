@@ -100,4 +100,84 @@ import Testing
         await node.shutdown()
         await source.shutdown()
     }
+
+    /// Security-review finding 11 on real sockets: a peer sends RPCs of 5,000 subscriptions to
+    /// distinct 200-byte topics and PRUNEs for distinct topics. Before: every topic stayed in
+    /// the router (also after the peer left). Now: its subscriptions are capped and its
+    /// state goes when it disconnects.
+    @Test func aSubscriptionAndPruneFloodIsCappedAndLeavesWithThePeer() async throws {
+        let topic = "t"
+        let node = P2PHost(identity: PeerKeyPair())
+        let addr = try await node.listen()
+        let service = PubSubService(host: node)
+        await service.start()
+        await service.subscribe(topic)
+        let attacker = P2PHost(identity: PeerKeyPair())
+        attacker.handle(PubSubRPC.protocolID) { stream in
+            for _ in 0..<Int.max { guard try await stream.read() != nil else { break } }
+        }
+        let stream = try await attacker.dial(addr).openStream(PubSubRPC.protocolID)
+        func name(_ n: Int) -> String { let tag = "flood-\(n)-"; return tag + String(repeating: "x", count: 200 - tag.utf8.count) }
+        for batch in 0..<4 {
+            let range = (batch * 5_000)..<((batch + 1) * 5_000)
+            try await stream.write(VarintFrame.encode(PubSubRPC(subscriptions: range.map { .init(subscribe: true, topic: name($0)) }).encoded))
+            for half in [range.prefix(2_500), range.dropFirst(2_500)] {  // a PRUNE is 217 bytes
+                var control = PubSubRPC.Control()
+                control.prune = half.map { .init(topic: name($0), peers: [], backoff: .max) }
+                try await stream.write(VarintFrame.encode(PubSubRPC(control: control).encoded))
+            }
+        }
+        // RPCs are handled in order: once the last one is in, the flood was handled.
+        try await stream.write(VarintFrame.encode(PubSubRPC(subscriptions: [.init(subscribe: true, topic: topic)]).encoded))
+        let peer = attacker.identity.peerID
+        for _ in 0..<200 where await !service.peers(subscribedTo: topic).contains(peer) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(await service.peers(subscribedTo: topic) == [peer])
+        #expect(await service.peers(subscribedTo: name(19_999)).isEmpty)
+        let size = await service.stateSize
+        let limits = GossipsubRouter.Configuration()
+        #expect(size.subscriptions <= limits.maxSubscriptionsPerPeer + 1)
+        #expect(size.topics <= limits.maxSubscriptionsPerPeer + 1)
+        #expect(size.backoffEntries == 0)
+
+        await attacker.shutdown()
+        for _ in 0..<200 where await !service.peers.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        let after = await service.stateSize
+        #expect(after.peers == 0 && after.topics == 0 && after.subscriptions == 0)
+        await service.stop()
+        await node.shutdown()
+    }
+
+    /// A peer that stops reading cannot grow the node's memory: once its queue passes the
+    /// bound it is dropped from gossipsub (before: RPCs piled up to 8 MiB and it stayed).
+    @Test func aPeerThatCannotKeepUpIsDropped() async throws {
+        let topic = "t"
+        var config = GossipsubRouter.Configuration()
+        config.maxQueuedBytesPerPeer = 64 << 10
+        let node = P2PHost(identity: PeerKeyPair())
+        let addr = try await node.listen()
+        let service = PubSubService(host: node, configuration: config)
+        await service.start()
+        await service.subscribe(topic)
+        let sink = P2PHost(identity: PeerKeyPair())
+        sink.handle(PubSubRPC.protocolID) { _ in try await Task.sleep(for: .seconds(60)) }  // never reads
+        let stream = try await sink.dial(addr).openStream(PubSubRPC.protocolID)
+        try await stream.write(VarintFrame.encode(PubSubRPC(subscriptions: [.init(subscribe: true, topic: topic)]).encoded))
+        let peer = sink.identity.peerID
+        for _ in 0..<200 where await !service.peers(subscribedTo: topic).contains(peer) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(await service.peers.contains(peer))
+        // 4 MiB in 1 KiB messages: far beyond the yamux window and the queue bound.
+        for n in 0..<4_096 where await service.peers.contains(peer) {
+            try await service.publish(topic, [UInt8](repeating: UInt8(truncatingIfNeeded: n), count: 1_024))
+            if n % 64 == 0 { await Task.yield() }
+        }
+        for _ in 0..<100 where await service.peers.contains(peer) { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(await !service.peers.contains(peer))
+        await service.stop()
+        await sink.shutdown()
+        await node.shutdown()
+    }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Logging
 import Synchronization
 
@@ -19,11 +20,11 @@ public actor PubSubService {
     private struct Outbound {
         let stream: P2PStream
         var queued: [UInt8] = []
+        /// RPCs in `queued`.
+        var count = 0
         var flushing = false
     }
     private var writers: [PeerID: Outbound] = [:]
-    /// Unsent bytes per peer beyond which RPCs to that peer are dropped (a stalled peer must not grow memory).
-    private let maxQueuedBytes = 8 << 20
     private var connecting: Set<PeerID> = []
     private var tasks: [Task<Void, Never>] = []
     private let deliveries: AsyncStream<Delivery>.Continuation
@@ -32,13 +33,15 @@ public actor PubSubService {
     private let logger: Logger
 
     /// Signatures verified by the reading tasks, off the actor (see ``readLoop(_:)``).
-    private nonisolated let verified = VerifiedMessages()
+    private nonisolated let verified: VerifiedMessages
 
     public init(host: P2PHost, configuration: GossipsubRouter.Configuration = .init(), logger: Logger = Logger(label: "vivim.pubsub")) {
         self.host = host
         self.rng = host.configuration.random.generator
+        let verified = VerifiedMessages(capacity: configuration.maxVerifiedMessages,
+                                        invalidCapacity: configuration.maxInvalidMessages, ttl: configuration.seenTTL)
+        self.verified = verified
         // A random 62-bit start keeps (author, seqno) unique across restarts.
-        let verified = self.verified
         self.router = GossipsubRouter(identity: host.identity, configuration: configuration,
                                       initialSeqno: UInt64.random(in: 1..<(1 << 62)),
                                       validator: { verified.validate($0) })
@@ -98,6 +101,10 @@ public actor PubSubService {
     public func mesh(_ topic: String) -> Set<PeerID> { router.mesh[topic] ?? [] }
     /// Peers that announced a subscription to `topic`.
     public func peers(subscribedTo topic: String) -> Set<PeerID> { router.peers(subscribedTo: topic) }
+    /// How much state the router holds (what the configured bounds apply to).
+    public var stateSize: GossipsubRouter.StateSize { router.stateSize }
+    /// Signature outcomes remembered: (valid, invalid).
+    public nonisolated var verifiedCounts: (valid: Int, invalid: Int) { verified.counts }
 
     private func heartbeat() { execute(router.heartbeat(now: now, rng: &rng)) }
 
@@ -112,11 +119,21 @@ public actor PubSubService {
         }
     }
 
+    /// Queues an RPC for `peer`. A peer whose queue would pass `maxQueuedRPCsPerPeer` or
+    /// `maxQueuedBytesPerPeer` cannot keep up: it is dropped from gossipsub (stream reset,
+    /// router state removed, so it leaves every mesh) rather than growing memory.
     private func enqueue(_ frame: [UInt8], to peer: PeerID) {
-        guard let queued = writers[peer]?.queued.count, queued + frame.count <= maxQueuedBytes else { return }
+        guard let w = writers[peer] else { return }
+        let c = router.configuration
+        guard w.count < c.maxQueuedRPCsPerPeer, w.queued.count + frame.count <= c.maxQueuedBytesPerPeer else {
+            logger.info("pubsub: dropping a peer that cannot keep up", metadata: ["peer": "\(peer)"])
+            dropWriter(peer)
+            return
+        }
         // Appended in place (the dictionary's modify accessor): copying the writer out and
         // back would copy the whole queue on every RPC, quadratic in a burst.
         writers[peer]!.queued.append(contentsOf: frame)
+        writers[peer]!.count += 1
         let start = !writers[peer]!.flushing
         writers[peer]!.flushing = true
         if start {
@@ -129,6 +146,7 @@ public actor PubSubService {
     private func flush(_ peer: PeerID) async {
         while let w = writers[peer], !w.queued.isEmpty {
             writers[peer]?.queued = []
+            writers[peer]?.count = 0
             do {
                 try await w.stream.write(w.queued)
             } catch {
@@ -197,38 +215,95 @@ public actor PubSubService {
     }
 }
 
-/// Messages whose StrictSign signature was checked, keyed by their full content (so a
-/// forged copy with a known id is never taken for the genuine one), with the outcome:
-/// a failed check is remembered too, so an invalid message is not verified again on
-/// the actor. Two generations of at most `capacity` entries bound the memory.
+/// Outcomes of StrictSign checks made by the reading tasks, keyed by the SHA-256 of the
+/// message's encoding (so a forged copy with a known id is never taken for the genuine one,
+/// and no payload is kept): valid messages with their author, and a smaller negative cache
+/// of invalid ones so a forged message is not verified twice. Each is two generations of at
+/// most `capacity` entries, a generation lasting at most `ttl / 2`: bounded in count (and so
+/// in bytes, ~100 bytes an entry) and expiring by time.
 final class VerifiedMessages: Sendable {
     /// The author of a message whose signature verified, or `.invalid`.
     enum Outcome: Equatable, Sendable {
         case valid(PeerID)
         case invalid
     }
-    private struct Key: Hashable, Sendable {
-        let message: PubSubRPC.Message
-        /// The signature's bytes in one call (an array's own hash mixes byte by byte);
-        /// equality still compares the whole message.
-        func hash(into hasher: inout Hasher) {
-            message.signature?.withUnsafeBytes { hasher.combine(bytes: $0) }
-            message.seqno.withUnsafeBytes { hasher.combine(bytes: $0) }
+    private struct Generations<Value: Sendable>: Sendable {
+        var current: [Digest: Value] = [:]
+        var previous: [Digest: Value] = [:]
+        var started: ContinuousClock.Instant
+        let capacity: Int
+
+        func value(_ key: Digest) -> Value? { current[key] ?? previous[key] }
+
+        mutating func insert(_ key: Digest, _ value: Value, now: ContinuousClock.Instant, ttl: Duration) {
+            rotateIfStale(now: now, ttl: ttl)
+            if current.count >= capacity {
+                previous = current
+                current = [:]
+                started = now
+            }
+            current[key] = value
+        }
+
+        /// Forgets generations older than the TTL, so an entry lives at most `ttl`.
+        mutating func rotateIfStale(now: ContinuousClock.Instant, ttl: Duration) {
+            let age = now - started
+            guard age >= ttl / 2 else { return }
+            previous = age >= ttl ? [:] : current
+            current = [:]
+            started = now
         }
     }
-    private struct Generations: Sendable {
-        var current: [Key: Outcome] = [:]
-        var previous: [Key: Outcome] = [:]
+    private struct State: Sendable {
+        var valid: Generations<PeerID>
+        var invalid: Generations<Bool>
     }
-    private let state = Mutex(Generations())
-    private let capacity: Int
+    private let state: Mutex<State>
+    private let ttl: Duration
 
-    init(capacity: Int = 1 << 15) { self.capacity = capacity }
+    init(capacity: Int = 1 << 15, invalidCapacity: Int = 4_096, ttl: Duration = .seconds(120)) {
+        let now = ContinuousClock.now
+        state = Mutex(State(valid: .init(started: now, capacity: max(1, capacity)),
+                            invalid: .init(started: now, capacity: max(1, invalidCapacity))))
+        self.ttl = ttl
+    }
+
+    /// SHA-256 of a message's encoding, as four words.
+    private struct Digest: Hashable, Sendable {
+        let words: (UInt64, UInt64, UInt64, UInt64)
+        init(_ message: PubSubRPC.Message) {
+            var w: [UInt64] = [0, 0, 0, 0]
+            for (i, byte) in SHA256.hash(data: message.encoded).enumerated() { w[i / 8] = w[i / 8] << 8 | UInt64(byte) }
+            words = (w[0], w[1], w[2], w[3])
+        }
+        static func == (a: Digest, b: Digest) -> Bool { a.words == b.words }
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(words.0); hasher.combine(words.1); hasher.combine(words.2); hasher.combine(words.3)
+        }
+    }
+
+    private static func key(_ message: PubSubRPC.Message) -> Digest { Digest(message) }
+
+    /// Entries remembered: (valid, invalid).
+    var counts: (valid: Int, invalid: Int) {
+        state.withLock { s in
+            (s.valid.current.count + s.valid.previous.count, s.invalid.current.count + s.invalid.previous.count)
+        }
+    }
 
     /// The remembered outcome of checking exactly this message, if it was checked.
     func outcome(of message: PubSubRPC.Message) -> Outcome? {
-        let key = Key(message: message)
-        return state.withLock { $0.current[key] ?? $0.previous[key] }
+        outcome(key: Self.key(message))
+    }
+
+    private func outcome(key: Digest) -> Outcome? {
+        let now = ContinuousClock.now, ttl = ttl
+        return state.withLock { s in
+            s.valid.rotateIfStale(now: now, ttl: ttl)
+            s.invalid.rotateIfStale(now: now, ttl: ttl)
+            if let author = s.valid.value(key) { return .valid(author) }
+            return s.invalid.value(key) != nil ? .invalid : nil
+        }
     }
 
     func author(of message: PubSubRPC.Message) -> PeerID? {
@@ -244,19 +319,19 @@ final class VerifiedMessages: Sendable {
         }
     }
 
-    private func insert(_ message: PubSubRPC.Message, _ outcome: Outcome) {
+    private func insert(_ key: Digest, _ outcome: Outcome) {
+        let now = ContinuousClock.now, ttl = ttl
         state.withLock { s in
-            if s.current.count >= capacity {
-                s.previous = s.current
-                s.current = [:]
+            switch outcome {
+            case .valid(let author): s.valid.insert(key, author, now: now, ttl: ttl)
+            case .invalid: s.invalid.insert(key, true, now: now, ttl: ttl)
             }
-            s.current[Key(message: message)] = outcome
         }
     }
 
     /// Verifies the messages not checked before; large batches are split across tasks.
     func verify(_ messages: [PubSubRPC.Message]) async {
-        let todo = messages.filter { outcome(of: $0) == nil }
+        let todo = messages.map { (Self.key($0), $0) }.filter { outcome(key: $0.0) == nil }
         guard !todo.isEmpty else { return }
         let parts = todo.count >= 32 ? 2 : 1
         let size = (todo.count + parts - 1) / parts
@@ -264,7 +339,7 @@ final class VerifiedMessages: Sendable {
             for start in stride(from: 0, to: todo.count, by: size) {
                 let slice = todo[start..<min(start + size, todo.count)]
                 group.addTask {
-                    for m in slice { self.insert(m, m.verifiedAuthor().map(Outcome.valid) ?? .invalid) }
+                    for (key, m) in slice { self.insert(key, m.verifiedAuthor().map(Outcome.valid) ?? .invalid) }
                 }
             }
         }

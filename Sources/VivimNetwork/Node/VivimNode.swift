@@ -181,7 +181,10 @@ public actor VivimNode {
         var dhtConfig = configuration.dht
         dhtConfig.runsOwnTicker = false
         dht = DHTService(host: host, configuration: dhtConfig, logger: logger)
-        pubsub = PubSubService(host: host, configuration: configuration.gossip, logger: logger)
+        // Peers' subscriptions are recorded only for VIVIM topic names (SPEC §8.3), not any string.
+        var gossipConfig = configuration.gossip
+        if gossipConfig.acceptsTopic == nil { gossipConfig.acceptsTopic = { Topic.isValid($0) } }
+        pubsub = PubSubService(host: host, configuration: gossipConfig, logger: logger)
         var storageConfig = configuration.storage
         storageConfig.runsOwnTicker = false
         storageConfig.transfer.maxConcurrentTransfers = configuration.connections.manager.maxConcurrentTransfers

@@ -5,6 +5,11 @@ public struct PubSubRPC: Equatable, Sendable {
     public static let protocolID = "/meshsub/1.1.0"
     public static let maxLength = 1 << 20
     static let maxEntries = 5000
+    /// Fields read in a small nested message (a subscription, a GRAFT, a PRUNE peer record):
+    /// room for extensions, which are skipped.
+    static let maxNestedFields = 64
+    /// Peer-exchange records kept from one PRUNE (go-libp2p sends at most 16); more are skipped.
+    public static let maxPrunePeers = 16
 
     public struct Subscription: Equatable, Sendable {
         public var subscribe: Bool
@@ -118,6 +123,13 @@ public struct PubSubRPC: Equatable, Sendable {
         public var prune: [Prune] = []
         public init() {}
         public var isEmpty: Bool { ihave.isEmpty && iwant.isEmpty && graft.isEmpty && prune.isEmpty }
+
+        mutating func merge(_ other: Control) {
+            ihave += other.ihave
+            iwant += other.iwant
+            graft += other.graft
+            prune += other.prune
+        }
     }
 
     public var subscriptions: [Subscription]
@@ -182,7 +194,7 @@ public struct PubSubRPC: Equatable, Sendable {
         while let (field, value) = try reader.next() {
             switch field {
             case 1:
-                var r = ProtobufReader(try value.data(field: 1), maxFields: 8)
+                var r = ProtobufReader(try value.data(field: 1), maxFields: Self.maxNestedFields)
                 var sub = Subscription(subscribe: false, topic: "")
                 while let (f, v) = try r.next() {
                     if f == 1 { sub.subscribe = try v.uint64(field: 1) != 0 }
@@ -192,7 +204,9 @@ public struct PubSubRPC: Equatable, Sendable {
             case 2:
                 messages.append(try Self.decodeMessage(value.data(field: 2)))
             case 3:
-                control = try Self.decodeControl(value.data(field: 3))
+                // A repeated embedded message merges (protobuf encoding §"Last One Wins").
+                let more = try Self.decodeControl(value.data(field: 3))
+                if control == nil { control = more } else { control!.merge(more) }
             default:
                 continue
             }
@@ -238,16 +252,18 @@ public struct PubSubRPC: Equatable, Sendable {
                 var x = ProtobufReader(try v.data(field: 2), maxFields: maxEntries)
                 while let (g, w) = try x.next() { if g == 1 { c.iwant.append(try w.data(field: 1)) } }
             case 3:
-                var x = ProtobufReader(try v.data(field: 3), maxFields: 8)
+                var x = ProtobufReader(try v.data(field: 3), maxFields: maxNestedFields)
                 while let (g, w) = try x.next() { if g == 1 { c.graft.append(try w.string(field: 1)) } }
             case 4:
-                var x = ProtobufReader(try v.data(field: 4), maxFields: 256)
+                var x = ProtobufReader(try v.data(field: 4), maxFields: maxEntries)
                 var p = Prune(topic: "", peers: [], backoff: nil)
                 while let (g, w) = try x.next() {
                     switch g {
                     case 1: p.topic = try w.string(field: 1)
                     case 2:
-                        var pi = ProtobufReader(try w.data(field: 2), maxFields: 8)
+                        let record = try w.data(field: 2)
+                        guard p.peers.count < maxPrunePeers else { continue }
+                        var pi = ProtobufReader(record, maxFields: maxNestedFields)
                         while let (h, y) = try pi.next() {
                             if h == 1, let id = try? PeerID(bytes: y.data(field: 1)) { p.peers.append(id) }
                         }

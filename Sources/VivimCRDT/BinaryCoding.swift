@@ -74,6 +74,16 @@ public struct BinaryWriter: Sendable {
 public struct BinaryReader {
     let bytes: [UInt8]
     var offset: Int
+    /// When not nil, every byte and varint read is recorded here (the wire
+    /// property tests find each field of an encoding this way).
+    var fieldTrace: [WireField]?
+
+    /// One field read from the input: where it sits and how wide its value is.
+    struct WireField: Equatable, Sendable {
+        var range: Range<Int>
+        /// 8 for a single byte (tags, flags, versions), 64 for a varint.
+        var bitWidth: Int
+    }
 
     public init(_ bytes: [UInt8]) {
         self.bytes = bytes
@@ -85,6 +95,7 @@ public struct BinaryReader {
 
     public mutating func readByte() throws(CRDTDecodingError) -> UInt8 {
         guard offset < bytes.count else { throw .truncated }
+        fieldTrace?.append(WireField(range: offset..<offset + 1, bitWidth: 8))
         defer { offset += 1 }
         return bytes[offset]
     }
@@ -92,11 +103,17 @@ public struct BinaryReader {
     public mutating func readVarint() throws(CRDTDecodingError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
+        let start = offset
         while true {
-            let byte = try readByte()
+            guard offset < bytes.count else { throw .truncated }
+            let byte = bytes[offset]
+            offset += 1
             if shift == 63, byte > 1 { throw .invalidVarint }
             result |= UInt64(byte & 0x7f) << shift
-            if byte & 0x80 == 0 { return result }
+            if byte & 0x80 == 0 {
+                fieldTrace?.append(WireField(range: start..<offset, bitWidth: 64))
+                return result
+            }
             shift += 7
             if shift > 63 { throw .invalidVarint }
         }

@@ -16,6 +16,10 @@ public struct CRDTDocument: Sendable {
     var clock = HybridLogicalClock()
     /// Updates received before what they require; applied once it arrives.
     var pending: [CRDTUpdate] = []
+    /// Encoded size of each buffered update (same order as `pending`).
+    var pendingSizes: [Int] = []
+    /// Bytes of buffered updates, bounded by ``maxPendingBytes``.
+    public private(set) var pendingByteCount = 0
     /// Local operations below this counter have been packaged by `takeLocalUpdate`.
     var publishedCounter: UInt64 = 0
     /// Elements the pending local operations were inserted after.
@@ -30,6 +34,10 @@ public struct CRDTDocument: Sendable {
     /// At most this many out-of-order updates are buffered; beyond that the
     /// oldest are dropped and the next sync exchange recovers their content.
     public static var maxPendingUpdates: Int { 1024 }
+    /// At most this many bytes of out-of-order updates are buffered (oldest
+    /// dropped first; a larger update is not buffered at all): a peer sending
+    /// updates that never become applicable cannot grow memory.
+    public static var maxPendingBytes: Int { 4 << 20 }
 
     public init(id: DocumentID, replica: ReplicaID) {
         self.id = id
@@ -224,8 +232,16 @@ public struct CRDTDocument: Sendable {
     public mutating func apply(_ update: CRDTUpdate) -> ApplyOutcome {
         guard update.document == id else { return .wrongDocument }
         guard update.requires.isCovered(by: stateVector) else {
-            if pending.count >= Self.maxPendingUpdates { pending.removeFirst() }
-            pending.append(update)
+            let size = update.encodedByteCount
+            if size <= Self.maxPendingBytes {
+                while !pending.isEmpty, pending.count >= Self.maxPendingUpdates || pendingByteCount + size > Self.maxPendingBytes {
+                    pending.removeFirst()
+                    pendingByteCount -= pendingSizes.removeFirst()
+                }
+                pending.append(update)
+                pendingSizes.append(size)
+                pendingByteCount += size
+            }
             var missing = StateVector()
             for (replica, count) in update.requires.counts where count > stateVector[replica] { missing[replica] = count }
             return .buffered(missing: missing)
@@ -235,6 +251,7 @@ public struct CRDTDocument: Sendable {
         while progress {
             progress = false
             if let index = pending.firstIndex(where: { $0.requires.isCovered(by: stateVector) }) {
+                pendingByteCount -= pendingSizes.remove(at: index)
                 integrate(pending.remove(at: index))
                 progress = true
             }
@@ -261,6 +278,10 @@ public struct CRDTDocument: Sendable {
         fields.encode(to: &writer)
         return writer.bytes
     }
+
+    /// Bytes this document holds as seen by the size limits: its encoded state
+    /// plus the updates it buffers.
+    public var byteCount: Int { encodedState().count + pendingByteCount }
 
     /// Saves the state (same as `encodedState()`).
     public func save() -> [UInt8] { encodedState() }

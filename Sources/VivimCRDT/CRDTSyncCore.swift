@@ -28,14 +28,41 @@ public struct CRDTSyncCore<Peer: Hashable & Sendable>: Sendable {
         case send(SyncMessage, to: Peer)
         /// The document changed because of remote updates.
         case documentChanged
+        /// A received update was refused by ``Limits``; the document is as it was.
+        case refused(Refusal, from: Peer)
+    }
+
+    /// Bounds on what remote updates may make of one document (local changes
+    /// are not limited). A peer that could add replicas or bytes without end
+    /// would grow every node holding the document (security review finding 20).
+    public struct Limits: Equatable, Sendable {
+        /// Most replicas (writers) the document's state vector may name.
+        public var maxReplicas = 1024
+        /// Most bytes of encoded state plus buffered updates.
+        public var maxBytes = 1 << 20
+        public init() {}
+    }
+
+    public enum Refusal: Equatable, Sendable {
+        case tooManyReplicas(limit: Int)
+        case tooLarge(limit: Int)
     }
 
     public private(set) var document: CRDTDocument
     public private(set) var peers: [Peer: PeerState] = [:]
+    public var limits: Limits
     /// Peers in the order they joined, so actions come out in a deterministic order.
     private var peerOrder: [Peer] = []
+    /// An upper bound of ``CRDTDocument/byteCount`` kept without encoding the
+    /// document on every update: the measured size plus every update applied
+    /// since. Only when it would pass the limit is the document measured.
+    private var byteEstimate: Int
 
-    public init(document: CRDTDocument) { self.document = document }
+    public init(document: CRDTDocument, limits: Limits = .init()) {
+        self.document = document
+        self.limits = limits
+        byteEstimate = document.byteCount
+    }
 
     public mutating func handle(_ event: Event) -> [Action] {
         switch event {
@@ -56,12 +83,19 @@ public struct CRDTSyncCore<Peer: Hashable & Sendable>: Sendable {
     public mutating func change<R>(_ body: (inout CRDTDocument) throws -> R) rethrows -> (R, [Action]) {
         let result = try body(&document)
         guard let update = document.takeLocalUpdate() else { return (result, []) }
+        grow(by: update)
         return (result, peerOrder.map { .send(.update(update), to: $0) })
     }
 
     /// Applies an update that arrived outside a sync session.
     public mutating func apply(_ update: CRDTUpdate) -> CRDTDocument.ApplyOutcome {
-        document.apply(update)
+        grow(by: update)
+        return document.apply(update)
+    }
+
+    private mutating func grow(by update: CRDTUpdate) {
+        let (estimate, overflow) = byteEstimate.addingReportingOverflow(update.encodedByteCount)
+        byteEstimate = overflow ? .max : estimate
     }
 
     private mutating func track(_ peer: Peer, _ state: PeerState) {
@@ -93,7 +127,31 @@ public struct CRDTSyncCore<Peer: Hashable & Sendable>: Sendable {
     }
 
     private mutating func apply(_ update: CRDTUpdate, from peer: Peer) -> [Action] {
-        switch document.apply(update) {
+        let known = document.stateVector
+        let added = update.provides.counts.keys.reduce(0) { $0 + (known.counts[$1] == nil ? 1 : 0) }
+        guard known.counts.count + added <= limits.maxReplicas else {
+            return [.refused(.tooManyReplicas(limit: limits.maxReplicas), from: peer)]
+        }
+        let size = update.encodedByteCount
+        let (estimate, overflow) = byteEstimate.addingReportingOverflow(size)
+        var before: CRDTDocument?
+        if overflow || estimate > limits.maxBytes {
+            before = document
+        } else {
+            byteEstimate = estimate
+        }
+        let outcome = document.apply(update)
+        if let before {
+            let after = document.byteCount
+            // Refused only if this update grew a document that is over the limit.
+            if after > limits.maxBytes, after > before.byteCount {
+                document = before
+                byteEstimate = before.byteCount
+                return [.refused(.tooLarge(limit: limits.maxBytes), from: peer)]
+            }
+            byteEstimate = after
+        }
+        switch outcome {
         case .applied:
             return update.isEmpty ? [] : [.documentChanged]
         case .buffered:

@@ -39,6 +39,13 @@ public struct CRDTUpdate: Sendable, Equatable, VersionedBinaryCodable, CustomStr
         self.fields = fields
     }
 
+    /// Length of the update's body encoding (what the size limits count).
+    public var encodedByteCount: Int {
+        var writer = BinaryWriter(reservingCapacity: 256)
+        encode(to: &writer)
+        return writer.bytes.count
+    }
+
     /// True if the update carries no change at all.
     public var isEmpty: Bool { fields.isInitialState }
 

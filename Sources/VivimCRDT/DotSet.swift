@@ -9,8 +9,17 @@ public struct DotSet: Hashable, Sendable, BinaryCodable {
 
     public var isEmpty: Bool { ranges.isEmpty }
 
-    /// Number of dots in the set.
-    public var count: UInt64 { ranges.values.reduce(0) { $0 + $1.reduce(0) { $0 + ($1.upperBound - $1.lowerBound) } } }
+    /// Dots in the set, saturating at `UInt64.max`.
+    public var count: UInt64 {
+        var total: UInt64 = 0
+        for list in ranges.values {
+            for range in list {
+                let (sum, overflow) = total.addingReportingOverflow(range.upperBound - range.lowerBound)
+                total = overflow ? .max : sum
+            }
+        }
+        return total
+    }
 
     public func contains(_ dot: Dot) -> Bool {
         guard let list = ranges[dot.replica] else { return false }
@@ -144,7 +153,9 @@ public struct DotSet: Hashable, Sendable, BinaryCodable {
                 let (start, o1) = previousEnd.addingReportingOverflow(gap)
                 let (end, o2) = start.addingReportingOverflow(length)
                 // Canonical form: non-empty ranges separated by a gap (except the first).
-                guard !o1, !o2, length > 0, index == 0 || gap > 0 else { throw CRDTDecodingError.malformed("delete set range") }
+                guard !o1, !o2, length > 0, index == 0 || gap > 0, end <= StateVector.maxCount else {
+                    throw CRDTDecodingError.malformed("delete set range")
+                }
                 list.append(start..<end)
                 previousEnd = end
             }

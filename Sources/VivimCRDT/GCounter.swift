@@ -72,7 +72,9 @@ public struct GCounter: StateCRDT, CustomStringConvertible {
             let replica: ReplicaID = try reader.read()
             guard previous.map({ $0 < replica }) ?? true else { throw CRDTDecodingError.malformed("counter replicas unsorted") }
             previous = replica
-            entries[replica] = Entry(count: try reader.readVarint(), lastOperation: try reader.readVarint())
+            let entry = Entry(count: try reader.readVarint(), lastOperation: try reader.readVarint())
+            guard entry.lastOperation < StateVector.maxCount else { throw CRDTDecodingError.malformed("counter operation beyond 2^62") }
+            entries[replica] = entry
         }
     }
 

@@ -90,6 +90,7 @@ extension RGASequence {
             let originTag = try reader.readInt(max: tableCount)
             let originReplica: Int32 = originTag == 0 ? -1 : table[originTag - 1]
             let originCounter: UInt64 = originTag == 0 ? 0 : counter &+ UInt64(bitPattern: try reader.readSigned())
+            guard originCounter < limit else { throw CRDTDecodingError.malformed("sequence origin bounds") }
             let deletedFlag = try reader.readByte()
             guard deletedFlag <= 1 else { throw CRDTDecodingError.malformed("sequence run flag") }
             let counters = counter..<counter + UInt64(length)

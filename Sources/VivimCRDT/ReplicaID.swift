@@ -47,9 +47,12 @@ public struct Dot: Hashable, Comparable, Sendable, BinaryCodable, CustomStringCo
         writer.write(varint: counter)
     }
 
+    /// Counters from the wire are below `StateVector.maxCount` (2^62), as a
+    /// state vector's are, so `counter + 1` and ranges built on it never overflow.
     public init(from reader: inout BinaryReader) throws {
         replica = try reader.read()
         counter = try reader.readVarint()
+        guard counter < StateVector.maxCount else { throw CRDTDecodingError.malformed("operation counter \(counter) beyond 2^62") }
     }
 
     public var description: String { "\(replica):\(counter)" }

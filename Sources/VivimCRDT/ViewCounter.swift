@@ -53,3 +53,45 @@ public struct ViewCounter: SharedDocument {
         return result
     }
 }
+
+extension ViewCounter {
+    /// What replica `writer` may write in a view counter: its own `views`
+    /// entry and its own `nodes` label (key = its hex id, written by itself).
+    /// Every other replica's entry, every other field and every other
+    /// state-vector entry is dropped, so a peer that relays or forges other
+    /// replicas' counts changes nothing of theirs (security review finding 20).
+    /// An own entry without a matching `provides` count is dropped too: every
+    /// counted replica is then named by the state vector, which bounds them.
+    public static func admitting(_ update: CRDTUpdate, writtenBy writer: ReplicaID) -> CRDTUpdate {
+        var fields = DocumentFields()
+        let provided = update.provides[writer]
+        if provided > 0 {
+            if let entry = update.fields.gCounters[views]?.entries[writer] {
+                var own = GCounter()
+                own.entries[writer] = entry
+                fields.gCounters[views] = own
+            }
+            let label = String(writer.rawValue, radix: 16)
+            if let register = update.fields.maps[nodes]?.registers[label], let write = register.current,
+               write.dot.replica == writer, write.stamp.replica == writer {
+                var map = LWWMap<String, CRDTValue>()
+                map.registers[label] = register
+                fields.maps[nodes] = map
+            }
+        }
+        return CRDTUpdate(document: update.document, requires: StateVector([writer: update.requires[writer]]),
+                          provides: StateVector([writer: provided]), fields: fields)
+    }
+}
+
+extension SyncMessage {
+    /// The message with its update narrowed to what `writer` may write in a
+    /// view counter (``ViewCounter/admitting(_:writtenBy:)``); a state vector is unchanged.
+    public func admittingViews(writtenBy writer: ReplicaID) -> SyncMessage {
+        switch self {
+        case .stateVector: self
+        case .delta(let update): .delta(ViewCounter.admitting(update, writtenBy: writer))
+        case .update(let update): .update(ViewCounter.admitting(update, writtenBy: writer))
+        }
+    }
+}

@@ -30,3 +30,41 @@ enum TestData {
             .appendingPathComponent("shared/data/editing-trace.json.gz").path
     }
 }
+
+/// Extreme values for every varint field the wire property tests rewrite: 0, 1, 2^31, 2^32,
+/// 2^35, 2^63-1, 2^64-1 (the issue-11 list). The same list as `extremeWireValues` in
+/// Tests/VivimNetworkTests/TestSupport.swift: a test target cannot import another's files.
+let extremeWireValues: [UInt64] = [0, 1, 1 << 31, 1 << 32, 1 << 35, UInt64(Int64.max), .max]
+
+enum WireFields {
+    /// The fields a decoder reads from `bytes` (each byte and varint, in order).
+    static func trace(_ bytes: [UInt8], _ decode: (inout BinaryReader) throws -> Void) -> [BinaryReader.WireField] {
+        var reader = BinaryReader(bytes)
+        reader.fieldTrace = []
+        try? decode(&reader)
+        return reader.fieldTrace ?? []
+    }
+
+    /// `bytes` with `field` replaced by `value`, truncated to the field's width
+    /// (a byte field takes the low 8 bits; a varint field the LEB128 of the value).
+    static func replacing(_ field: BinaryReader.WireField, in bytes: [UInt8], with value: UInt64) -> [UInt8] {
+        var replacement: [UInt8]
+        if field.bitWidth == 8 {
+            replacement = [UInt8(truncatingIfNeeded: value)]
+        } else {
+            var writer = BinaryWriter()
+            writer.write(varint: value)
+            replacement = writer.bytes
+        }
+        return Array(bytes[..<field.range.lowerBound]) + replacement + Array(bytes[field.range.upperBound...])
+    }
+
+    /// Every variant of `bytes` with one field set to one extreme value.
+    static func extremeVariants(of bytes: [UInt8], _ decode: (inout BinaryReader) throws -> Void) -> [[UInt8]] {
+        var variants: [[UInt8]] = []
+        for field in trace(bytes, decode) {
+            for value in extremeWireValues { variants.append(replacing(field, in: bytes, with: value)) }
+        }
+        return variants
+    }
+}

@@ -88,7 +88,11 @@ import VivimCRDT
 
     @Test func threeNodesConvergeAndLiveUpdatesReachANodeThroughACommonPeer() async throws {
         let dir = try TemporaryDirectory()
-        let a = try await Self.node(dir, "a"), b = try await Self.node(dir, "b"), c = try await Self.node(dir, "c")
+        // View counts pass through B only because every node trusts its peers as relays
+        // (by default a node takes from a peer only that peer's own view entry).
+        let trusting: (inout VivimNode.Configuration) -> Void = { $0.sync.trustedRelay = { _, _ in true } }
+        let a = try await Self.node(dir, "a", configure: trusting), b = try await Self.node(dir, "b", configure: trusting)
+        let c = try await Self.node(dir, "c", configure: trusting)
         defer { Task { await a.shutdown(); await b.shutdown(); await c.shutdown() } }
         try await Self.edit(a, tag: "a", views: 1, time: 10)
         try await Self.edit(b, tag: "b", views: 2, time: 10)
@@ -172,6 +176,84 @@ import VivimCRDT
             #expect(await node.sync.read(AnnotationThread.self, .annotations("conv-1"))?.ids.sorted() == ["n-a", "n-b", "n-offline"])
             #expect(await node.sync.read(OfflineActionQueue.self, .actions("did:key:user"))?.pending.isEmpty == true)
         }
+    }
+
+    /// Security review finding 20 through two real nodes: a peer that syncs a view counter
+    /// with forged entries (another node's replica raised, 300 invented replicas, a relabelled
+    /// entry) changes nothing but its own entry, live or by sync; an untrusted relay passes on
+    /// nobody's entry; a trusted relay cannot push a document past its replica bound.
+    @Test func aPeerCannotRaiseAnotherReplicasViewsOrAddReplicas() async throws {
+        let dir = try TemporaryDirectory()
+        let server = try await Self.node(dir, "server") { $0.sync.maxReplicasPerDocument = 64 }
+        let honest = try await Self.node(dir, "honest"), attacker = try await Self.node(dir, "attacker")
+        defer { Task { await server.shutdown(); await honest.shutdown(); await attacker.shutdown() } }
+        let id = DocumentID.views(Self.contentId)
+        let serverReplica = ReplicaID(peer: server.peerID), honestReplica = ReplicaID(peer: honest.peerID)
+        #expect(server.sync.peerReplica == serverReplica)
+        let addrs = await server.listenAddresses
+        _ = try await server.openDocument(id).change(ViewCounter.self) { $0.recordViews(5, servedBy: "server") }
+        _ = try await honest.openDocument(id).change(ViewCounter.self) { $0.recordViews(3, servedBy: "honest") }
+        try await honest.syncDocument(id, with: server.peerID, addrs: addrs)
+        #expect(try await Self.eventually { await server.sync.read(ViewCounter.self, id)?.total == 8 })
+
+        // The attacker's copy: its own view, then forged entries merged in (as a modified node would).
+        let forgedIn = try await attacker.openDocument(id)
+        _ = try await forgedIn.change(ViewCounter.self) { $0.recordViews(1, servedBy: "attacker") }
+        // Operations past the ones the server's replica really made, so a delta carries them.
+        var forged = CRDTDocument(id: id, replica: serverReplica)
+        for _ in 0..<10 { forged.increment("pad", by: 0) }
+        forged.increment("views", by: 1_000_000)
+        forged.setValue(.string("attacker"), forKey: String(honestReplica.rawValue, radix: 16), inMap: "nodes", wallClock: .max)
+        for i in 0..<300 {
+            var sybil = CRDTDocument(id: id, replica: ReplicaID(UInt64(i + 1)))
+            sybil.increment("views", by: 1)
+            forged.apply(sybil.update(since: StateVector()))
+        }
+        try await attacker.apply(update: forged.update(since: StateVector()))
+        #expect(try await attacker.sync.read(ViewCounter.self, id)?.total ?? 0 > 1_000_000)
+        try await attacker.syncDocument(id, with: server.peerID, addrs: addrs)
+        #expect(try await Self.eventually { await server.sync.read(ViewCounter.self, id)?.served(by: ReplicaID(peer: attacker.peerID)) == 1 })
+
+        // Live: another forged raise of the honest node's entry, then a real view of the attacker's.
+        var raise = CRDTDocument(id: id, replica: honestReplica)
+        for _ in 0..<10 { raise.increment("pad", by: 0) }
+        raise.increment("views", by: 7_000)
+        try await attacker.apply(update: raise.update(since: StateVector()))
+        _ = try await forgedIn.change(ViewCounter.self) { $0.recordViews(1, servedBy: "attacker") }
+        #expect(try await Self.eventually { await server.sync.read(ViewCounter.self, id)?.served(by: ReplicaID(peer: attacker.peerID)) == 2 })
+        let counter = try #require(await server.sync.read(ViewCounter.self, id))
+        #expect(counter.total == 5 + 3 + 2)
+        #expect(counter.servedByReplica == [serverReplica: 5, honestReplica: 3, ReplicaID(peer: attacker.peerID): 2])
+        #expect(counter.servedByNode == ["server": 5, "honest": 3, "attacker": 2])
+
+        // A node syncing with the attacker only (an untrusted relay) gets the attacker's entry, no other.
+        let reader = try await Self.node(dir, "reader")
+        defer { Task { await reader.shutdown() } }
+        _ = try await reader.openDocument(id)
+        try await reader.syncDocument(id, with: attacker.peerID, addrs: await attacker.listenAddresses)
+        #expect(try await Self.eventually { await reader.sync.read(ViewCounter.self, id)?.total == 2 })
+        #expect(await reader.sync.read(ViewCounter.self, id)?.servedByReplica.count == 1)
+
+        // A relay the server trusts is still held to the replica bound (64 here).
+        let relayed = try await Self.node(dir, "relayed") { config in
+            config.sync.maxReplicasPerDocument = 64
+            config.sync.trustedRelay = { _, _ in true }
+        }
+        defer { Task { await relayed.shutdown() } }
+        let refusals = Mutex(0)
+        let events = relayed.syncEvents
+        let attackerPeer = attacker.peerID
+        let watcher = Task {
+            for await event in events { if case .limitExceeded(id, from: attackerPeer) = event { refusals.withLock { $0 += 1 } } }
+        }
+        defer { watcher.cancel() }
+        _ = try await relayed.openDocument(id).change(ViewCounter.self) { $0.recordViews(1) }
+        let attackerAddrs = await attacker.listenAddresses
+        await #expect(throws: DocumentSyncService.Error.limitExceeded(id, attacker.peerID)) {
+            try await relayed.syncDocument(id, with: attacker.peerID, addrs: attackerAddrs)
+        }
+        #expect(refusals.withLock { $0 } >= 1)
+        #expect(await relayed.sync.read(ViewCounter.self, id)?.total == 1)
     }
 
     @Test func aDocumentThePolicyDeniesIsNotServed() async throws {

@@ -1,5 +1,5 @@
 import Testing
-import VivimCRDT
+@testable import VivimCRDT
 @testable import VivimNetwork
 
 /// `/vivim/sync/1.0.0` frames: round trips, bounds, and a mutation fuzz of the
@@ -67,6 +67,76 @@ import VivimCRDT
         }
         #expect(decoded > 0)
     }
+
+    /// SPEC §8.1: every field of every frame (version, tag, count, and each field
+    /// of the messages or ids inside: lengths, replica ids, counters, clocks,
+    /// lamport timestamps, sequence indices) set to each of `extremeWireValues`,
+    /// truncated to the field's width. Each variant decodes or throws a
+    /// `SyncProtocol.Error`; decoded messages go through a sync core (as a view
+    /// counter's admission too) and back out as frames, without trapping.
+    @Test func extremeValuesInEveryFieldNeverTrap() {
+        var views = ViewCounter(contentId: "c", replica: ReplicaID(3))
+        views.recordViews(4, servedBy: "peer")
+        let seeds = Self.seeds() + [SyncProtocol.Frame.messages([.update(views.document.update(since: StateVector()))]).body]
+        var variants = 0, decoded = 0
+        for seed in seeds {
+            var reader = BinaryReader(seed)
+            reader.fieldTrace = []
+            do {
+                _ = try reader.readByte()
+                let tag = try reader.readByte()
+                let count = try reader.readVarint()
+                for _ in 0..<count {
+                    if tag == 1 { _ = try SyncMessage(from: &reader) } else { _ = try DocumentID(from: &reader) }
+                }
+            } catch {
+                Issue.record("seed does not decode: \(error)")
+            }
+            let fields = reader.fieldTrace ?? []
+            #expect(fields.count > 3)
+            for field in fields {
+                for value in extremeWireValues {
+                    var replacement: [UInt8]
+                    if field.bitWidth == 8 {
+                        replacement = [UInt8(truncatingIfNeeded: value)]
+                    } else {
+                        var writer = BinaryWriter()
+                        writer.write(varint: value)
+                        replacement = writer.bytes
+                    }
+                    let input = Array(seed[..<field.range.lowerBound]) + replacement + Array(seed[field.range.upperBound...])
+                    variants += 1
+                    do {
+                        let frame = try SyncProtocol.Frame(decoding: input)
+                        decoded += 1
+                        #expect(frame.body.count <= 4 * input.count + 256)
+                        guard case .messages(let messages) = frame else { continue }
+                        var core = CRDTSyncCore<PeerID>(document: Self.sampleDocument())
+                        var counter = CRDTSyncCore<PeerID>(document: views.document)
+                        var out = Outbox()
+                        for message in messages {
+                            out.add(core.handle(.received(message, from: Self.somePeer)))
+                            _ = counter.handle(.received(message.admittingViews(writtenBy: ReplicaID(peer: Self.somePeer)), from: Self.somePeer))
+                        }
+                        for (_, frames) in out.frames(limits: .init()) {
+                            for framed in frames {
+                                var bytes = framed
+                                let body = try VarintFrame.decode(&bytes, maxLength: 8 << 20)
+                                _ = try body.map { try SyncProtocol.Frame(decoding: $0) }
+                            }
+                        }
+                        _ = core.document.encodedState()
+                        _ = ViewCounter(counter.document).total
+                    } catch {
+                        #expect(error is SyncProtocol.Error, "\(error)")
+                    }
+                }
+            }
+        }
+        #expect(variants > 300 && decoded > 0)
+    }
+
+    static let somePeer = PeerKeyPair().peerID
 
     @Test func everyTruncationThrows() {
         for seed in Self.seeds() {

@@ -204,8 +204,79 @@ enum NetworkIntegration {
                 #expect(await server.storage.entry(hash) == nil)
                 await bobNode.node.shutdown()
                 let reader = try await nodes.start(bootstrap: serverAddresses, type: .client)
-                await #expect(throws: (any Error).self) { _ = try await reader.node.fetch(contentId: contentID) }
+                try await eventually("the reader connected to the server's node") {
+                    !reader.node.host.connections(to: server.peerID).isEmpty
+                }
+                // The revoked record is found and refused (not merely "some error", e.g. no route yet).
+                await #expect(throws: VivimNode.Error.revoked(contentID)) { _ = try await reader.node.fetch(contentId: contentID) }
                 await expectAPIError("NOT_FOUND") { try await bob.client.send(.GET, "/api/v1/network/content/\(contentID)/providers") }
+            }
+        }
+    }
+
+    /// Security review finding 29: a peer that fetches a LINK or a private (USERS) bundle by
+    /// its DHT record, over P2P, skipping the link's `maxUses` and expiry and the recipient
+    /// list, gets ciphertext that no key it holds opens. A LINK bundle has no key capsule (its
+    /// key exists only in the URL fragment), a USERS bundle has capsules only for its recipients'
+    /// own keys; the record in the DHT carries no key. The fragment key and the recipient's key
+    /// open the very bytes the peer fetched (so the check is about the key, not the bytes).
+    static func linkAndPrivateBundlesAreUselessWithoutTheirKey(_ kind: StoreKind) async throws {
+        try await Harness.with(kind, configure: nodeOn) { harness in
+            let server = try #require(harness.server.app.services.network).node
+            let serverAddresses = await server.listenAddresses
+            let alice = try await harness.newUser("alice"), bob = try await harness.newUser("bob"), eve = try await harness.newUser("eve")
+            try await withNodes { nodes in
+                let stranger = try await nodes.start(bootstrap: serverAddresses, type: .client)
+                try await eventually("the stranger connected to the server's node") {
+                    !stranger.node.host.connections(to: server.peerID).isEmpty
+                }
+                let conversationID = try await SharingAPI.importConversation(alice)
+
+                // A public share: its content key is published, so the stranger holds it.
+                let publicIntent = try await SharingAPI.create(alice, SharingAPI.intent(conversationID, audience: .object(["type": .string("PUBLIC")])))
+                let publicContent = try #require(try await SharingAPI.publish(alice, publicIntent)["contentId"]?.string)
+                let publicKey = try #require(try await harness.anonymous.send(.GET, "/api/v1/content/\(publicContent)").data["contentKey"]?.string)
+
+                // A zero-knowledge link, limited to one use and a day.
+                let linkIntent = try await SharingAPI.create(alice, SharingAPI.intent(conversationID, audience: .object(["type": .string("LINK")])))
+                let linkPublished = try await SharingAPI.publish(alice, linkIntent)
+                let linkContent = try #require(linkPublished["contentId"]?.string)
+                let fragment = try #require(linkPublished["linkKey"]?.string)
+                _ = try await alice.client.send(.POST, "/api/v1/sharing/links", json: .object([
+                    "intentId": .string(linkIntent), "maxUses": .number(1),
+                    "expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(86_400)))]))
+
+                // A private share to Bob.
+                let usersIntent = try await SharingAPI.create(alice, SharingAPI.intent(conversationID, audience: SharingAPI.users(bob.did)))
+                let usersContent = try #require(try await SharingAPI.publish(alice, usersIntent)["contentId"]?.string)
+
+                let wrongKey = VivimError.validation("content does not decrypt: wrong key or tampered bundle", field: "ciphertext")
+                let noCapsule = VivimError.forbidden("the bundle holds no key capsule for this recipient and key")
+                for (contentID, audience) in [(linkContent, "LINK"), (usersContent, "USERS")] {
+                    // Fetched by hash from the DHT record, over P2P; no link use is consumed, no recipient check made.
+                    let record = try await stranger.node.record(of: contentID)
+                    let bytes = try await stranger.node.fetch(contentId: contentID)
+                    #expect(ContentHash(of: bytes) == record.bundleHash)
+                    let bundle = try ContentBundle(jsonData: Data(bytes))
+                    try BundleOpener.verify(bundle)
+                    #expect(bundle.epochCapsules.isEmpty, "\(audience)")
+                    #expect(bundle.keyCapsules.allSatisfy { $0.recipientDid == bob.did }, "\(audience)")
+                    #expect(bundle.keyCapsules.isEmpty == (audience == "LINK"))
+                    // No key the stranger holds opens it: another share's published key, a fresh key,
+                    // the encryption key of a user who is not a recipient.
+                    #expect(throws: wrongKey) { try BundleOpener.open(bundle, contentKey: ContentKey(base64URL: publicKey)) }
+                    #expect(throws: wrongKey) { try BundleOpener.open(bundle, contentKey: .generate()) }
+                    #expect(throws: noCapsule) { try BundleOpener.open(bundle, recipientDid: eve.did, keyPair: eve.keyPair) }
+                    #expect(throws: noCapsule) { try BundleOpener.open(bundle, recipientDid: bob.did, keyPair: eve.keyPair) }
+                    // The server's content API gives no key to someone who is not entitled either.
+                    let answer = try? await eve.client.send(.GET, "/api/v1/content/\(contentID)")
+                    #expect(answer?.data["contentKey"]?.string == nil, "\(audience)")
+                }
+                // The keys that are meant to open them do, on the very bytes the stranger fetched.
+                let linkBundle = try ContentBundle(jsonData: Data(try await stranger.node.fetch(contentId: linkContent)))
+                #expect(SharingAPI.texts(try SharingAPI.plaintext(BundleOpener.open(linkBundle, linkFragment: fragment))).contains("Booked for Monday"))
+                let usersBundle = try ContentBundle(jsonData: Data(try await stranger.node.fetch(contentId: usersContent)))
+                #expect(try BundleOpener.open(usersBundle, recipientDid: bob.did, keyPair: bob.keyPair).count > 0)
             }
         }
     }
@@ -300,6 +371,9 @@ actor ReceivedTexts {
 @Suite struct NetworkIntegrationSQLiteTests {
     @Test func publishedBundleReachesRecipientNode() async throws { try await NetworkIntegration.publishedBundleReachesRecipientNode(.sqlite) }
     @Test func publishingWithoutPeers() async throws { try await NetworkIntegration.publishingWithoutPeers(.sqlite) }
+    @Test func linkAndPrivateBundlesAreUselessWithoutTheirKey() async throws {
+        try await NetworkIntegration.linkAndPrivateBundlesAreUselessWithoutTheirKey(.sqlite)
+    }
 
     /// `WS /ws/network`: authenticated by `?token=`, starts with the node's status, then streams
     /// node events (here a peer joining).
@@ -384,4 +458,7 @@ actor ReceivedTexts {
 @Suite struct NetworkIntegrationPostgreSQLTests {
     @Test func publishedBundleReachesRecipientNode() async throws { try await NetworkIntegration.publishedBundleReachesRecipientNode(.postgresql) }
     @Test func publishingWithoutPeers() async throws { try await NetworkIntegration.publishingWithoutPeers(.postgresql) }
+    @Test func linkAndPrivateBundlesAreUselessWithoutTheirKey() async throws {
+        try await NetworkIntegration.linkAndPrivateBundlesAreUselessWithoutTheirKey(.postgresql)
+    }
 }

@@ -23,6 +23,24 @@ import Darwin
 /// Access control: ``Configuration/policy`` decides, per document and peer,
 /// whether to serve or accept it (default: only documents held here). A
 /// refused document is answered with a `denied` frame and nothing of it is sent.
+///
+/// Who may write what (security review finding 20): in a view counter
+/// (`views:<contentId>`) each node writes one replica, whose id is derived
+/// from its peer id (``ReplicaID/init(peer:)``). From a peer, only its own
+/// replica's entry is accepted (``ViewCounter/admitting(_:writtenBy:)``):
+/// another replica's count reaches a node from that replica's node itself
+/// (directly, by sync or anti-entropy), never relayed, unless
+/// ``Configuration/trustedRelay`` names the sending peer (e.g. the operator's
+/// own nodes). Entries carry no signature, so there is no proof to check
+/// instead. A peer can still claim any count for its own entry: the total is
+/// "views reported by the nodes that hold the counter", each node's share
+/// readable apart (``ViewCounter/servedByNode``).
+///
+/// Bounds: every document has at most ``Configuration/maxReplicasPerDocument``
+/// replicas and ``Configuration/maxDocumentBytes`` bytes from remote updates
+/// (``CRDTSyncCore/Limits``), a peer can make this node create at most
+/// ``Configuration/maxDocumentsPerPeer`` documents, and the node holds at
+/// most ``Configuration/maxDocuments``.
 public actor DocumentSyncService {
     /// Whether `peer` may sync `document`; `heldLocally` tells if this node has it.
     /// Returning true for a document not held lets a peer create it here.
@@ -33,6 +51,16 @@ public actor DocumentSyncService {
         public var limits = SyncProtocol.Limits()
         /// Documents held at most (peers cannot make a node create more).
         public var maxDocuments = 10_000
+        /// Documents one peer may make this node create (per peer; only with a
+        /// policy that lets peers create documents).
+        public var maxDocumentsPerPeer = 256
+        /// Replicas (writers) one document may name, from remote updates (per document).
+        public var maxReplicasPerDocument = 1024
+        /// Bytes of one document (encoded state plus buffered updates) remote updates may reach (per document).
+        public var maxDocumentBytes = 1 << 20
+        /// Whether entries of other replicas relayed by `peer` are accepted in
+        /// view counter `document` (they are always dropped otherwise). Default: no peer.
+        public var trustedRelay: @Sendable (_ document: DocumentID, _ peer: PeerID) -> Bool = { _, _ in false }
         /// Periodic anti-entropy (sync step 1 with every peer of every document).
         public var antiEntropyInterval: Duration = .seconds(30)
         /// False when an orchestrator calls ``antiEntropy()`` on its own schedule
@@ -44,8 +72,13 @@ public actor DocumentSyncService {
         /// (anti-entropy repairs them): a peer asking for many large deltas cannot grow memory.
         public var maxQueuedFrames = 4096
         public var maxQueuedBytes = 32 << 20
-        /// This node's replica id in every document. Default: a fresh random id
+        /// This node's replica id in every document but view counters (which
+        /// use ``DocumentSyncService/peerReplica``). Default: a fresh random id
         /// per service, so a restarted node never reuses operation ids (as Yjs does).
+        /// A view counter's replica is the same after a restart: its G-Counter
+        /// entry merges by maximum, so a node that lost its copy learns its own
+        /// earlier count back at the next sync; views it counted before that sync
+        /// may be undercounted, never counted twice.
         public var replica: ReplicaID?
         public init() {}
     }
@@ -61,6 +94,8 @@ public actor DocumentSyncService {
         case refused(DocumentID, peer: PeerID)
         /// The peer sent a malformed or oversized frame; its stream was reset.
         case protocolError(PeerID, String)
+        /// A remote update was refused by a size or replica bound; the document is unchanged.
+        case limitExceeded(DocumentID, from: PeerID)
     }
 
     public enum Error: Swift.Error, Equatable, Sendable {
@@ -75,9 +110,13 @@ public actor DocumentSyncService {
         case timeout
         case stopped
         case alreadyReplaying(DocumentID)
+        /// The peer's update would pass a bound of the document (replicas or bytes).
+        case limitExceeded(DocumentID, PeerID)
     }
 
     public nonisolated let replica: ReplicaID
+    /// This node's replica in view counters, derived from its peer id.
+    public nonisolated let peerReplica: ReplicaID
     public nonisolated let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
     private let host: P2PHost
@@ -92,6 +131,8 @@ public actor DocumentSyncService {
     private var waiters: [WaiterKey: [Completion]] = [:]
     private var seen = SeenCache(capacity: 8192)
     private var replaying: Set<DocumentID> = []
+    /// Documents each peer made this node create (bounded by ``Configuration/maxDocumentsPerPeer``).
+    private var createdBy: [PeerID: Set<DocumentID>] = [:]
     private var nextSessionID: UInt64 = 0
     private var tasks: [Task<Void, Never>] = []
     private var started = false
@@ -130,6 +171,7 @@ public actor DocumentSyncService {
         self.configuration = configuration
         self.logger = logger
         replica = configuration.replica ?? .random()
+        peerReplica = ReplicaID(peer: host.peerID)
         (events, eventSink) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(10_000))
     }
 
@@ -180,8 +222,21 @@ public actor DocumentSyncService {
         guard cores[id] == nil else { return }
         try Self.validate(id)
         guard cores.count < configuration.maxDocuments else { throw Error.tooManyDocuments(configuration.maxDocuments) }
-        cores[id] = CRDTSyncCore(document: CRDTDocument(id: id, replica: replica))
+        cores[id] = makeCore(id)
     }
+
+    /// View counters are written with the peer-derived replica (so peers can
+    /// tell whose entry is whose); other documents with the service's replica.
+    private func makeCore(_ id: DocumentID) -> CRDTSyncCore<PeerID> {
+        var limits = CRDTSyncCore<PeerID>.Limits()
+        limits.maxReplicas = configuration.maxReplicasPerDocument
+        limits.maxBytes = configuration.maxDocumentBytes
+        let writer = Self.isViewCounter(id) ? peerReplica : replica
+        return CRDTSyncCore(document: CRDTDocument(id: id, replica: writer), limits: limits)
+    }
+
+    /// Every `views:` id is a view counter for the write rule, well-formed key or not.
+    static func isViewCounter(_ id: DocumentID) -> Bool { id.rawValue.hasPrefix(DocumentNamespace.views.rawValue + ":") }
 
     /// Loads a saved state (``save(_:)``): a new document, or merged into the one held.
     @discardableResult
@@ -200,6 +255,9 @@ public actor DocumentSyncService {
     @discardableResult
     public func close(_ id: DocumentID) -> [UInt8]? {
         partners[id] = nil
+        for (peer, ids) in createdBy where ids.contains(id) {
+            createdBy[peer] = ids.count == 1 ? nil : ids.subtracting([id])
+        }
         return cores.removeValue(forKey: id)?.document.encodedState()
     }
 
@@ -444,18 +502,34 @@ public actor DocumentSyncService {
         }
     }
 
-    private func handle(_ message: SyncMessage, from peer: PeerID, into out: inout Outbox, denied: inout [DocumentID]) {
-        let id = message.document
+    private func handle(_ received: SyncMessage, from peer: PeerID, into out: inout Outbox, denied: inout [DocumentID]) {
+        let id = received.document
         let held = cores[id] != nil
-        guard configuration.policy(id, peer, held), held || cores.count < configuration.maxDocuments else {
+        guard configuration.policy(id, peer, held),
+              held || (cores.count < configuration.maxDocuments && createdBy[peer, default: []].count < configuration.maxDocumentsPerPeer)
+        else {
             if !denied.contains(id) { denied.append(id) }
             eventSink.yield(.refused(id, peer: peer))
             return
         }
-        if !held { cores[id] = CRDTSyncCore(document: CRDTDocument(id: id, replica: replica)) }
+        if !held {
+            cores[id] = makeCore(id)
+            createdBy[peer, default: []].insert(id)
+        }
         partners[id, default: []].insert(peer)
+        // A view counter takes from a peer only what that peer may write.
+        let message = Self.isViewCounter(id) && !configuration.trustedRelay(id, peer)
+            ? received.admittingViews(writtenBy: ReplicaID(peer: peer)) : received
         let actions = cores[id]!.handle(.received(message, from: peer))
         out.add(actions)
+        for case .refused(let refusal, _) in actions {
+            logger.debug("sync update refused", metadata: ["document": "\(id)", "peer": "\(peer)", "reason": "\(refusal)"])
+            eventSink.yield(.limitExceeded(id, from: peer))
+            if case .delta = message {
+                for c in waiters.removeValue(forKey: WaiterKey(document: id, peer: peer)) ?? [] { c.complete(.failure(Error.limitExceeded(id, peer))) }
+            }
+            return
+        }
         let changed = actions.contains(.documentChanged)
         if changed { eventSink.yield(.documentChanged(id, from: peer)) }
         switch message {
@@ -506,6 +580,20 @@ public actor DocumentSyncService {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return UInt64(max(0, ts.tv_sec)) * 1000 + UInt64(max(0, ts.tv_nsec)) / 1_000_000
+    }
+}
+
+extension ReplicaID {
+    /// The replica a node writes in view counters: the first 8 bytes of
+    /// SHA-256("vivim/replica/v1|" ‖ peer id multihash), big-endian. Peers
+    /// derive it from the sender's authenticated peer id, so an entry can be
+    /// checked against the peer that sent it; finding another peer id with
+    /// the same replica is a 64-bit second preimage.
+    public init(peer: PeerID) {
+        var hasher = SHA256()
+        hasher.update(data: Array("vivim/replica/v1|".utf8))
+        hasher.update(data: peer.multihash.bytes)
+        self.init(hasher.finalize().prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
     }
 }
 

@@ -77,7 +77,8 @@ log "libFuzzer: building the decoders with -sanitize=fuzzer,address"
 FUZZ_SECONDS="${VIVIM_FUZZ_SECONDS:-10}"
 # A fixed seed keeps CI repeatable; longer random runs are a development task (Fuzz/README.md).
 FUZZ_SEED="${VIVIM_FUZZ_SEED:-1}"
-for target in kad identify noise-payload multiaddr peerid multistream yamux pubsub content dns connection; do
+for target in kad identify noise-payload multiaddr peerid multistream yamux pubsub content dns connection \
+              content-record kad-node revocation storage-index sync crdt frames; do
   work="$PG_DIR/fuzz-$target"; mkdir -p "$work"
   [ -d "Fuzz/corpus/$target" ] && cp -r "Fuzz/corpus/$target/." "$work/"
   FUZZ_TARGET=$target Fuzz/.build/debug/FuzzDecoders "$work" -max_total_time="$FUZZ_SECONDS" -seed="$FUZZ_SEED" -rss_limit_mb=2048 \

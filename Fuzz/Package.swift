@@ -29,7 +29,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md"]),
-        .executableTarget(name: "FuzzDecoders", dependencies: ["VivimNetwork"],
+        .executableTarget(name: "FuzzDecoders", dependencies: ["VivimNetwork", "VivimCRDT"],
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
     ]
 )

@@ -48,7 +48,9 @@ public struct ViewCounter: SharedDocument {
             let hexID = String(replica.rawValue, radix: 16)
             let node: String
             if case .string(let name) = labels[hexID] { node = name } else { node = hexID }
-            result[node, default: 0] += count
+            // Saturating, like `total`: peers choose the counts and the labels.
+            let (sum, overflow) = result[node, default: 0].addingReportingOverflow(count)
+            result[node] = overflow ? .max : sum
         }
         return result
     }

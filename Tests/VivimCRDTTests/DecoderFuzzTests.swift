@@ -108,4 +108,19 @@ struct DecoderFuzzTests {
         receiver.merge(orphan)
         #expect(receiver.isEmpty)
     }
+
+    /// Issue 11 audit: a synced views document whose node labels map two replicas to one node,
+    /// each with a count near 2^63, overflowed the per-node sum in `servedByNode` and trapped
+    /// (any peer can write such counts and labels into a views document it syncs).
+    @Test func viewCountsOfOneNodeNearTwoToThe64DoNotTrap() throws {
+        var a = ViewCounter(contentId: "c", replica: ReplicaID(1))
+        a.recordViews(1 << 63, servedBy: "same-node", wallClock: 1)
+        var b = ViewCounter(contentId: "c", replica: ReplicaID(2))
+        b.recordViews(1 << 63, servedBy: "same-node", wallClock: 2)
+        var merged = a.document
+        merged.apply(b.document.update(since: StateVector()))
+        let counter = ViewCounter(merged)
+        #expect(counter.total == .max)
+        #expect(counter.servedByNode == ["same-node": .max])
+    }
 }

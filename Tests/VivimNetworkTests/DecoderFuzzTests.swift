@@ -1,4 +1,6 @@
+import Foundation
 import Testing
+import VivimCRDT
 @testable import VivimNetwork
 
 /// A short, deterministic mutation-fuzz run over every decoder of network input
@@ -121,5 +123,61 @@ import Testing
             var buffer = input
             _ = try? VarintFrame.decode(&buffer, maxLength: 1024)
         }
+    }
+
+    /// Issue 11: the decoders the first version of this suite missed (honesty audit §1.5): the
+    /// DHT content record with the node that validates and merges it, the revocation notice,
+    /// the storage index with a restart, and `/vivim/sync/1.0.0` frames with the CRDT sync core.
+    @Test func recordsNoticesIndexesAndSyncFramesNeverTrap() throws {
+        var record = ContentRecord(contentID: "c", contentType: "text/plain", bundleHash: ContentHash(of: [1]),
+                                   metadata: .init(size: 1, createdAt: 1_700_000_000, expiresAt: 1_800_000_000, replicationFactor: 3),
+                                   owner: Self.peer.peerID)
+        try record.sign(as: Self.peer, addrs: [try Multiaddr("/ip4/10.0.0.1/tcp/1")], at: 1_700_000_000)
+        var revocation = record.revoked(at: 1_750_000_000)
+        try revocation.sign(as: Self.peer, addrs: [], at: 1_750_000_000)
+        let put = KadMessage(type: .putValue, key: record.key, record: .init(key: record.key, value: record.encoded)).encoded
+        let notice = VivimNode.revocationNotice(revocation)
+        let index = StorageIndex(items: [
+            .init(hash: ContentHash(of: [1]), origin: .replica(owner: Self.other.peerID), owner: nil, size: 1, replicationFactor: 0,
+                  pinned: false, expiresAt: 1_800_000_000, lastAccess: 1_700_000_000, replicas: [], refused: [], contentID: "c",
+                  contentType: "text/plain", createdAt: 1_700_000_000, topics: ["content:c"]),
+        ], graves: [.init(hash: ContentHash(of: [2]), owner: Self.other.peerID, reason: .revoked, at: 1,
+                          unacknowledged: [Self.peer.peerID: 3], abandoned: [])]).encoded
+        var document = CRDTDocument(id: "collection:x", replica: ReplicaID(5))
+        document.insertText("hello", at: 0, in: "body")
+        document.increment("views", by: 2)
+        let frame = SyncProtocol.Frame.messages([.stateVector(document.id, document.stateVector),
+                                                 .delta(document.update(since: StateVector()))]).body
+        var decoded = 0
+        for (i, input) in Self.mutations(of: [record.encoded, revocation.encoded, put, notice, index, frame], seed: 6).enumerated() {
+            let now = NetworkInstant(nanoseconds: UInt64(i) << 40)
+            if let r = try? ContentRecord(decoding: input) {
+                decoded += 1
+                _ = r.isValid(unixNow: .max)
+                _ = ContentRecord.merge(record, r)
+                _ = r.isRevocation(by: Self.peer.peerID)
+            }
+            if let message = try? KadMessage(decoding: input) {
+                var node = KademliaNode(localPeer: Self.other.peerID)
+                _ = node.handleRequest(from: Self.peer.peerID, message, now: now)
+            }
+            if input.starts(with: VivimNode.revocationPrefix),
+               let n = try? JSONDecoder().decode(VivimNode.RevocationNotice.self, from: Data(input)),
+               let bytes = ContentStore.unhex(n.record) {
+                _ = try? ContentRecord(decoding: bytes)
+            }
+            let restored = StorageIndex.decode(input)
+            var storage = StorageManager(localPeer: Self.peer.peerID)
+            let files = Dictionary(restored.index.items.map { ($0.hash, 1) }, uniquingKeysWith: { a, _ in a })
+            _ = storage.restore(restored.index, files: files, now: now, unixNow: UInt64(i) << 50)
+            _ = storage.tick(now: .distantFuture)
+            if case .messages(let messages)? = try? SyncProtocol.Frame(decoding: input) {
+                for message in messages {
+                    var core = CRDTSyncCore<Int>(document: CRDTDocument(id: message.document, replica: ReplicaID(9)))
+                    _ = core.handle(.received(message, from: 1))
+                }
+            }
+        }
+        #expect(decoded > 0)
     }
 }

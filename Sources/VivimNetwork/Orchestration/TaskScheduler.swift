@@ -223,7 +223,11 @@ public struct TaskScheduler: Sendable {
     private func nextGridPoint(after nominal: NetworkInstant, bound: NetworkInstant, interval: Duration) -> NetworkInstant {
         let step = max(interval.nanoseconds, 1)
         let behind = bound.nanoseconds > nominal.nanoseconds ? bound.nanoseconds - nominal.nanoseconds : 0
-        return NetworkInstant(nanoseconds: nominal.nanoseconds &+ (behind / step + 1) &* step)
+        // Saturating: near the end of the clock's range the grid stops at `.distantFuture`
+        // instead of wrapping to an instant in the past (which would make the task due forever).
+        let (offset, overflow) = (behind / step + 1).multipliedReportingOverflow(by: step)
+        let (next, overflow2) = nominal.nanoseconds.addingReportingOverflow(offset)
+        return overflow || overflow2 ? .distantFuture : NetworkInstant(nanoseconds: next)
     }
 
     private mutating func jitter(for schedule: Schedule) -> Duration {

@@ -141,9 +141,12 @@ public struct ContentStore: Sendable {
         if dfd >= 0 { _ = fsync(dfd); close(dfd) }
     }
 
+    /// Lower-case hex to bytes, at most 64 KiB of them: bundle file names, and the signed record
+    /// in a revocation notice (`VivimNode.maxNotice`; a signed record is over 128 bytes, which the
+    /// former 256-character cap refused, so every gossip revocation notice was dropped).
     static func unhex(_ s: String) -> [UInt8]? {
         let chars = Array(s.utf8)
-        guard !chars.isEmpty, chars.count % 2 == 0, chars.count <= 256 else { return nil }
+        guard !chars.isEmpty, chars.count % 2 == 0, chars.count <= 128 * 1024 else { return nil }
         func nibble(_ c: UInt8) -> UInt8? {
             switch c {
             case 0x30...0x39: c - 0x30

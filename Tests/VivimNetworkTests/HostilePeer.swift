@@ -311,7 +311,10 @@ struct HostilePeer: Sendable {
     private func exchange(_ connection: P2PConnection, _ protocolID: String, _ frames: [UInt8]) async throws {
         try await bounded(.seconds(10), "\(protocolID) exchange", onTimeout: {}) {
             let stream = try await connection.openStream(protocolID)
-            try await stream.write(frames)
+            // In pieces: one write may not exceed the local yamux send buffer.
+            for start in stride(from: 0, to: frames.count, by: 128 * 1024) {
+                try await stream.write(Array(frames[start..<min(frames.count, start + 128 * 1024)]))
+            }
             stream.closeWrite()
             for _ in 0..<10_000 { guard try await stream.read() != nil else { break } }
             stream.close()

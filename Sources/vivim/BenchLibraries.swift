@@ -80,13 +80,33 @@ struct PubSubBench: AsyncParsableCommand {
 }
 
 /// `vivim bench p2p`: real nodes on loopback (handshakes, also on one core; DHT lookups; PubSub
-/// delivery; content fetch, local and over the network, through full `VivimNode`s).
+/// delivery; content fetch, local and over the network, through full `VivimNode`s), then the
+/// node-scale rows of SPEC §12's per-node floors (1,000 connected peers, 100,000 content
+/// records, 50 concurrent transfers; `--quick`: 200 peers, 5,000 records, 50 transfers of 64 KB).
 struct P2PBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "p2p")
     @OptionGroup var options: BenchOptions
     @Option var nodes: Int?
+    @Flag(help: "Only the node-scale rows (connected peers, content records, concurrent transfers).")
+    var nodeScaleOnly = false
+    @Flag(help: "Skip the node-scale rows.")
+    var skipNodeScale = false
     func run() async throws {
         raiseOpenFileLimit()
+        var figures = nodeScaleOnly ? [] : try await networkFigures()
+        if !skipNodeScale {
+            let directory = NSTemporaryDirectory() + "vivim-bench-scale-\(getpid())"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            figures += try await NetworkBenchmark.nodeScale(peers: options.quick ? 200 : 1_000, records: options.quick ? 5_000 : 100_000,
+                                                            transfers: 50, bundleSize: options.quick ? 64 * 1024 : 256 * 1024,
+                                                            directory: directory)
+        }
+        BenchReport(suite: "p2p", machine: BenchReport.machine, results: figures.map { BenchFigure(name: $0.name, value: $0.value, unit: $0.unit) })
+            .print(json: options.json)
+    }
+
+    private func networkFigures() async throws -> [NetworkBenchmark.Figure] {
         let count = nodes ?? (options.quick ? 10 : 50)
         // First, while nothing else runs in the process.
         let oneCore = try await NetworkBenchmark.handshakesOnOneCore(options.quick ? 50 : 500)
@@ -97,7 +117,6 @@ struct P2PBench: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         figures += try await NetworkBenchmark.contentFetch(nodes: count, bundles: options.quick ? 20 : 100, directory: directory)
-        BenchReport(suite: "p2p", machine: BenchReport.machine, results: figures.map { BenchFigure(name: $0.name, value: $0.value, unit: $0.unit) })
-            .print(json: options.json)
+        return figures
     }
 }

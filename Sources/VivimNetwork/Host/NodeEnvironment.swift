@@ -46,8 +46,8 @@ public final class ManualNetworkClock: Sendable {
     }
 
     public var clock: NetworkClock {
-        NetworkClock(monotonic: { [state] in state.withLock { $0.instant } },
-                     unixSeconds: { [state] in state.withLock { $0.unix } })
+        NetworkClock(monotonic: { self.state.withLock { $0.instant } },
+                     unixSeconds: { self.state.withLock { $0.unix } })
     }
 
     /// Moves both clocks forward by `duration` (negative durations are ignored).

@@ -35,7 +35,7 @@ extension NetworkBenchmark {
         var config = VivimNode.Configuration(contentDirectory: directory + "/node")
         config.listen = try Multiaddr("/ip4/127.0.0.1/tcp/0")
         config.nodeType = .edge
-        config.host.maxConnections = peers + 256
+        config.host.maxInboundConnections = peers + 256
         config.connections.manager.maxPeers = peers + 256
         config.sync.antiEntropyInterval = .seconds(3600)
         let node = try VivimNode(identity: PeerKeyPair(), configuration: config)

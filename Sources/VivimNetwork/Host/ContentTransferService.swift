@@ -95,13 +95,7 @@ public actor ContentTransferService {
     }
 
     private static func download(_ hash: ContentHash, from peer: PeerID, addrs: [Multiaddr], host: P2PHost, limit: Int) async throws -> [UInt8] {
-        let connection: P2PConnection
-        if let existing = host.connections(to: peer).first {
-            connection = existing
-        } else {
-            guard let addr = addrs.first(where: { $0.tcpEndpoint != nil }) else { throw P2PError.invalidAddress("no address for \(peer)") }
-            connection = try await host.dial(addr.withoutPeerID.appending(.p2p(peer)))
-        }
+        let connection = try await host.connection(to: peer, addresses: addrs)
         let stream = try await connection.openStream(ContentTransferProtocol.protocolID)
         do {
             try await stream.write(ContentTransferProtocol.encodeRequest(hash))

@@ -456,13 +456,8 @@ public actor StorageService {
     }
 
     private func exchange(_ request: ReplicationProtocol.Request, with peer: PeerID) async throws -> Bool {
-        let connection: P2PConnection
-        if let existing = host.connections(to: peer).first {
-            connection = existing
-        } else {
-            guard let addr = await dht.addresses(of: peer).first else { throw P2PError.invalidAddress("no address for \(peer)") }
-            connection = try await host.dial(addr.appending(.p2p(peer)))
-        }
+        let addresses = host.connections(to: peer).isEmpty ? await dht.addresses(of: peer) : []
+        let connection = try await host.connection(to: peer, addresses: addresses)
         let stream = try await connection.openStream(ReplicationProtocol.protocolID)
         do {
             try await stream.write(ReplicationProtocol.encode(request))

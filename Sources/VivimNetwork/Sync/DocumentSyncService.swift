@@ -370,13 +370,8 @@ public actor DocumentSyncService {
     }
 
     private nonisolated func openSession(to peer: PeerID, addrs: [Multiaddr]) async throws {
-        let connection: P2PConnection
-        if let existing = host.connections(to: peer).first {
-            connection = existing
-        } else {
-            guard let address = addrs.first(where: { $0.tcpEndpoint != nil }) else { throw Error.notConnected(peer) }
-            connection = try await host.dial(address.withoutPeerID.appending(.p2p(peer)))
-        }
+        if host.connections(to: peer).isEmpty, !addrs.contains(where: { $0.tcpEndpoint != nil }) { throw Error.notConnected(peer) }
+        let connection = try await host.connection(to: peer, addresses: addrs)
         let stream = try await connection.openStream(SyncProtocol.protocolID)
         guard let session = await register(stream, peer: peer) else {
             stream.reset()

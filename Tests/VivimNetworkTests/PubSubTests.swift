@@ -137,6 +137,9 @@ import Testing
         let reply = Self.sends(r.handle(PubSubRPC(control: graft), from: peer, now: .zero + .seconds(10)))
         #expect(reply.first?.1.control?.prune.first?.topic == Self.topic)
         #expect(r.mesh[Self.topic]?.contains(peer) == false)
+        // One early GRAFT is tolerated (P7's threshold); a peer that keeps doing it is penalised.
+        #expect(r.score(of: peer) == 0)
+        for second in 11...16 { _ = r.handle(PubSubRPC(control: graft), from: peer, now: .zero + .seconds(Int64(second))) }
         #expect(r.score(of: peer) < 0)
     }
 

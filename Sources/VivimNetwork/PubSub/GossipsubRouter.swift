@@ -30,6 +30,10 @@ public struct GossipsubRouter: Sendable {
         public var firstDeliveryCap = 10.0
         public var invalidMessageWeight = -10.0
         public var behaviourPenaltyWeight = -10.0
+        /// Behaviour penalties a peer may collect before they count (v1.1 P7's threshold): a
+        /// peer slowed by a busy machine that misses one IWANT follow-up or GRAFTs a heartbeat
+        /// early is not thrown out of every mesh; repeated misbehaviour is.
+        public var behaviourPenaltyThreshold = 6.0
         public var scoreDecay = 0.9
 
         // MARK: bounds on what peers can make a node hold (SPEC §8.1; gossipsub v1.1 §"Spam Protection")
@@ -198,7 +202,7 @@ public struct GossipsubRouter: Sendable {
         let c = configuration
         return c.firstDeliveryWeight * min(p.firstDeliveries, c.firstDeliveryCap)
             + c.invalidMessageWeight * p.invalidMessages * p.invalidMessages
-            + c.behaviourPenaltyWeight * p.behaviourPenalty * p.behaviourPenalty
+            + c.behaviourPenaltyWeight * pow2(max(0, p.behaviourPenalty - c.behaviourPenaltyThreshold))
     }
 
     // MARK: outbox (one RPC per peer per call)
@@ -576,3 +580,5 @@ public struct GossipsubRouter: Sendable {
         return flush()
     }
 }
+
+private func pow2(_ x: Double) -> Double { x * x }

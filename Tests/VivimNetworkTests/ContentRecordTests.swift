@@ -160,4 +160,40 @@ import Testing
         try newer.sign(as: owner, addrs: [], at: 70)
         #expect(KademliaNode.validated(key: genuine.key, value: newer.encoded, existing: genuine.encoded) == newer.encoded)
     }
+
+    /// Found by the soak test: a revocation naming the real owner but signed only by an
+    /// attacker replaced the owner's active record at the storing DHT node (same owner,
+    /// revoked wins), so honest fetches failed with `revoked`.
+    @Test func anImpostorNamingTheOwnerNeitherRevokesNorReplacesTheOwnersRecord() throws {
+        let owner = PeerKeyPair(), mallory = PeerKeyPair()
+        var genuine = ContentRecordTests.record()
+        genuine.owner = owner.peerID
+        try genuine.sign(as: owner, addrs: [ContentRecordTests.addr], at: 10)
+        var forgedRevocation = genuine.revoked(at: 20)
+        forgedRevocation.providers = []
+        try forgedRevocation.sign(as: mallory, addrs: [], at: 20)
+        var forgedNewer = genuine
+        forgedNewer.providers = []
+        forgedNewer.bundleHash = ContentHash(of: [6, 6, 6])
+        forgedNewer.metadata.createdAt += 60
+        try forgedNewer.sign(as: mallory, addrs: [ContentRecordTests.addr], at: 70)
+        #expect(forgedRevocation.isValid() && forgedNewer.isValid())  // self-consistent, so a DHT node accepts them
+        #expect(!forgedRevocation.isSignedByItsOwner && !forgedNewer.isSignedByItsOwner)
+        for forged in [forgedRevocation, forgedNewer] {
+            #expect(ContentRecord.merge(genuine, forged) == genuine)
+            #expect(ContentRecord.merge(forged, genuine) == genuine)
+        }
+        // Through a storing DHT node, in either order of arrival.
+        var node = KademliaNode(localPeer: PeerKeyPair().peerID)
+        for r in [genuine, forgedRevocation, forgedNewer] {
+            _ = node.handleRequest(from: PeerKeyPair().peerID,
+                                   KadMessage(type: .putValue, key: r.key, record: .init(key: r.key, value: r.encoded)), now: .zero)
+        }
+        let stored = try ContentRecord(decoding: try #require(node.localRecord(for: genuine.key)).value)
+        #expect(stored == genuine)
+        // The owner's own revocation still wins.
+        var real = genuine.revoked(at: 30)
+        try real.sign(as: owner, addrs: [], at: 30)
+        #expect(ContentRecord.merge(genuine, real).status == .revoked)
+    }
 }

@@ -93,6 +93,13 @@ public struct ContentRecord: Equatable, Sendable {
         status == .revoked && self.owner == owner && providers.contains { $0.peer == owner && verifies($0) }
     }
 
+    /// Whether the owner the record names signed it (records of the first version, which
+    /// name no owner, count as signed by none).
+    public var isSignedByItsOwner: Bool {
+        guard let owner else { return false }
+        return providers.contains { $0.peer == owner && verifies($0) }
+    }
+
     /// The DHT key of the record of `contentID`.
     public static func key(for contentID: String) -> [UInt8] { keyPrefix + Array(contentID.utf8) }
 
@@ -155,10 +162,13 @@ public struct ContentRecord: Equatable, Sendable {
     /// owner always replaces the active record (and is never replaced by it).
     public static func merge(_ a: ContentRecord, _ b: ContentRecord) -> ContentRecord {
         guard a.body == b.body else {
-            if let owner = a.owner, owner == b.owner, a.status != b.status { return a.status == .revoked ? a : b }
             // First writer wins between owners: a storing node keeps the owner it has, so a
             // record naming another owner (newer or not) cannot shadow or "revoke" it.
             if let stored = a.owner, let claimed = b.owner, stored != claimed { return a }
+            // Same owner: a record the owner signed beats one only others signed, so an
+            // impostor naming the owner can neither revoke nor replace it (issue 11).
+            if a.isSignedByItsOwner != b.isSignedByItsOwner { return a.isSignedByItsOwner ? a : b }
+            if let owner = a.owner, owner == b.owner, a.status != b.status { return a.status == .revoked ? a : b }
             return b.metadata.createdAt > a.metadata.createdAt ? b : a
         }
         var byPeer: [PeerID: Provider] = [:]

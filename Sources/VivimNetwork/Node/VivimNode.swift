@@ -292,7 +292,11 @@ public actor VivimNode {
         do {
             guard let value = try await dht.getValue(ContentRecord.key(for: contentId)) else { throw Error.unknownContent(contentId) }
             let record = try ContentRecord(decoding: value)
-            guard record.contentID == contentId, record.isValid() else { throw Error.unknownContent(contentId) }
+            // A record naming an owner must carry that owner's signature: an impostor's record
+            // naming someone else (a forged "revoked", another bundle) is not theirs.
+            guard record.contentID == contentId, record.isValid(), record.owner == nil || record.isSignedByItsOwner else {
+                throw Error.unknownContent(contentId)
+            }
             count(ok: true)
             return record
         } catch {

@@ -171,7 +171,7 @@ import Testing
         #expect(try await Self.eventually { await reader.storage.entry(hash) == nil })
         #expect(await reader.storage.isTombstoned(hash))
         await #expect(throws: StorageService.Error.revoked(hash)) { _ = try await reader.fetch(hash) }
-        await #expect(throws: (any Error).self) { _ = try await reader.fetch(contentId: id) }
+        await #expect(throws: VivimNode.Error.revoked(id)) { _ = try await reader.fetch(contentId: id) }
         for n in all { await n.shutdown() }
     }
 

@@ -72,3 +72,24 @@ func hex(_ bytes: some Sequence<UInt8>) -> String {
     for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
     return String(decoding: out, as: UTF8.self)
 }
+
+/// Lower-case hex to bytes (nil for anything else, or beyond `maxBytes` decoded bytes): bundle
+/// file names, the signed record in a revocation notice, py-libp2p's hex `/pk/` keys.
+func unhex(_ text: some Collection<UInt8>, maxBytes: Int = 64 * 1024) -> [UInt8]? {
+    let chars = Array(text)
+    guard !chars.isEmpty, chars.count % 2 == 0, chars.count / 2 <= maxBytes else { return nil }
+    func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        default: nil
+        }
+    }
+    var out: [UInt8] = []
+    out.reserveCapacity(chars.count / 2)
+    for i in stride(from: 0, to: chars.count, by: 2) {
+        guard let hi = nibble(chars[i]), let lo = nibble(chars[i + 1]) else { return nil }
+        out.append(hi << 4 | lo)
+    }
+    return out
+}

@@ -40,25 +40,7 @@ public enum KadRecordNamespace: Sendable, Equatable {
     static func publicKeyRecordPeer(_ key: [UInt8]) -> PeerID? {
         let suffix = Array(key.dropFirst(publicKeyPrefix.count))
         // Raw peer ids start with 0x00 or 0x12, never with an ASCII hex digit.
-        if let bytes = lowercaseHexDecoded(suffix), let peer = try? PeerID(bytes: bytes) { return peer }
+        if let bytes = unhex(suffix), let peer = try? PeerID(bytes: bytes) { return peer }
         return try? PeerID(bytes: suffix)
-    }
-
-    private static func lowercaseHexDecoded(_ text: [UInt8]) -> [UInt8]? {
-        guard !text.isEmpty, text.count % 2 == 0 else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-            default: nil
-            }
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(text.count / 2)
-        for i in stride(from: 0, to: text.count, by: 2) {
-            guard let hi = nibble(text[i]), let lo = nibble(text[i + 1]) else { return nil }
-            out.append(hi << 4 | lo)
-        }
-        return out
     }
 }

@@ -144,22 +144,5 @@ public struct ContentStore: Sendable {
     /// Lower-case hex to bytes, at most 64 KiB of them: bundle file names, and the signed record
     /// in a revocation notice (`VivimNode.maxNotice`; a signed record is over 128 bytes, which the
     /// former 256-character cap refused, so every gossip revocation notice was dropped).
-    static func unhex(_ s: String) -> [UInt8]? {
-        let chars = Array(s.utf8)
-        guard !chars.isEmpty, chars.count % 2 == 0, chars.count <= 128 * 1024 else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 0x30...0x39: c - 0x30
-            case 0x61...0x66: c - 0x61 + 10
-            default: nil
-            }
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(chars.count / 2)
-        for i in stride(from: 0, to: chars.count, by: 2) {
-            guard let hi = nibble(chars[i]), let lo = nibble(chars[i + 1]) else { return nil }
-            out.append(hi << 4 | lo)
-        }
-        return out
-    }
+    static func unhex(_ s: String) -> [UInt8]? { VivimNetwork.unhex(s.utf8) }
 }

@@ -83,6 +83,21 @@ public struct BinaryReader {
         var range: Range<Int>
         /// 8 for a single byte (tags, flags, versions), 64 for a varint.
         var bitWidth: Int
+
+        /// `bytes` with this field replaced by `value`, cut to the field's width (a byte
+        /// field takes the low 8 bits; a varint field the LEB128 of the value): what the
+        /// extreme-value property tests feed the decoders.
+        func replaced(in bytes: [UInt8], with value: UInt64) -> [UInt8] {
+            var replacement: [UInt8]
+            if bitWidth == 8 {
+                replacement = [UInt8(truncatingIfNeeded: value)]
+            } else {
+                var writer = BinaryWriter()
+                writer.write(varint: value)
+                replacement = writer.bytes
+            }
+            return Array(bytes[..<range.lowerBound]) + replacement + Array(bytes[range.upperBound...])
+        }
     }
 
     public init(_ bytes: [UInt8]) {

@@ -48,15 +48,7 @@ enum WireFields {
     /// `bytes` with `field` replaced by `value`, truncated to the field's width
     /// (a byte field takes the low 8 bits; a varint field the LEB128 of the value).
     static func replacing(_ field: BinaryReader.WireField, in bytes: [UInt8], with value: UInt64) -> [UInt8] {
-        var replacement: [UInt8]
-        if field.bitWidth == 8 {
-            replacement = [UInt8(truncatingIfNeeded: value)]
-        } else {
-            var writer = BinaryWriter()
-            writer.write(varint: value)
-            replacement = writer.bytes
-        }
-        return Array(bytes[..<field.range.lowerBound]) + replacement + Array(bytes[field.range.upperBound...])
+        field.replaced(in: bytes, with: value)
     }
 
     /// Every variant of `bytes` with one field set to one extreme value.

@@ -60,18 +60,25 @@ import Testing
     /// RPCs are verified several at a time off the actor; they must still reach the
     /// router, and the subscriber, in the order the peer sent them, and an invalid
     /// message among them is dropped.
-    @Test func deliversOnePeersMessagesInOrderWhileVerifyingAhead() async throws {
-        let topic = "t"
+    /// A node running PubSubService subscribed to `topic`, and a peer with a gossip stream
+    /// open to it (whatever the node sends that peer is read and dropped).
+    static func subscribedNode(_ topic: String) async throws -> (node: P2PHost, service: PubSubService, peer: P2PHost, stream: P2PStream) {
         let node = P2PHost(identity: PeerKeyPair())
         let addr = try await node.listen()
         let service = PubSubService(host: node)
         await service.start()
         await service.subscribe(topic)
-        let source = P2PHost(identity: PeerKeyPair())
-        source.handle(PubSubRPC.protocolID) { stream in
+        let peer = P2PHost(identity: PeerKeyPair())
+        peer.handle(PubSubRPC.protocolID) { stream in
             for _ in 0..<Int.max { guard try await stream.read() != nil else { break } }
         }
-        let stream = try await source.dial(addr).openStream(PubSubRPC.protocolID)
+        let stream = try await peer.dial(addr).openStream(PubSubRPC.protocolID)
+        return (node, service, peer, stream)
+    }
+
+    @Test func deliversOnePeersMessagesInOrderWhileVerifyingAhead() async throws {
+        let topic = "t"
+        let (node, service, source, stream) = try await Self.subscribedNode(topic)
         try await stream.write(VarintFrame.encode(PubSubRPC(subscriptions: [.init(subscribe: true, topic: topic)]).encoded))
         let author = PeerKeyPair()
         var expected: [[UInt8]] = []
@@ -107,16 +114,7 @@ import Testing
     /// state goes when it disconnects.
     @Test func aSubscriptionAndPruneFloodIsCappedAndLeavesWithThePeer() async throws {
         let topic = "t"
-        let node = P2PHost(identity: PeerKeyPair())
-        let addr = try await node.listen()
-        let service = PubSubService(host: node)
-        await service.start()
-        await service.subscribe(topic)
-        let attacker = P2PHost(identity: PeerKeyPair())
-        attacker.handle(PubSubRPC.protocolID) { stream in
-            for _ in 0..<Int.max { guard try await stream.read() != nil else { break } }
-        }
-        let stream = try await attacker.dial(addr).openStream(PubSubRPC.protocolID)
+        let (node, service, attacker, stream) = try await Self.subscribedNode(topic)
         func name(_ n: Int) -> String { let tag = "flood-\(n)-"; return tag + String(repeating: "x", count: 200 - tag.utf8.count) }
         for batch in 0..<4 {
             let range = (batch * 5_000)..<((batch + 1) * 5_000)

@@ -96,15 +96,7 @@ import Testing
             #expect(fields.count > 3)
             for field in fields {
                 for value in extremeWireValues {
-                    var replacement: [UInt8]
-                    if field.bitWidth == 8 {
-                        replacement = [UInt8(truncatingIfNeeded: value)]
-                    } else {
-                        var writer = BinaryWriter()
-                        writer.write(varint: value)
-                        replacement = writer.bytes
-                    }
-                    let input = Array(seed[..<field.range.lowerBound]) + replacement + Array(seed[field.range.upperBound...])
+                    let input = field.replaced(in: seed, with: value)
                     variants += 1
                     do {
                         let frame = try SyncProtocol.Frame(decoding: input)

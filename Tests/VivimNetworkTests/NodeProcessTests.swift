@@ -134,11 +134,17 @@ func removeTree(_ path: String) {
             byPeer[try #require(address.peerID)] = p
         }
         #expect(byPeer.count == 20)
+
+        // The network forms: the seed learns every process through their join lookups. The
+        // test's nodes join after that, as a user's node joins a running network (joining
+        // while the processes still start would leave them a table of the few already up).
+        #expect(try await Self.waitUntil(seconds: 20) { await seed.dht.routingTableSize >= 20 })
         let owner = try await Self.node(.client, directory: tree + "/owner", bootstrap: [seedAddress])
         let reader = try await Self.node(.client, directory: tree + "/reader", bootstrap: [seedAddress])
-
-        // The network forms: the seed learns every process through their join lookups.
-        #expect(try await Self.waitUntil(seconds: 20) { await seed.dht.routingTableSize >= 20 })
+        #expect(try await Self.waitUntil(seconds: 20) {
+            let (o, r) = (await owner.dht.routingTableSize, await reader.dht.routingTableSize)
+            return o >= 10 && r >= 10
+        })
 
         // Publish from one test node: stored, provided, replicated to 3 processes.
         let bundle = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
